@@ -1,0 +1,5 @@
+"""`python -m ledgermcp` is the `ledgermcp` command."""
+
+from ledgermcp.server.cli import main
+
+raise SystemExit(main())

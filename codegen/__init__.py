@@ -1,0 +1,1 @@
+"""Build-time generator: vendor spec + overlay -> IR -> generated/<vendor>/."""

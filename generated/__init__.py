@@ -1,0 +1,1 @@
+"""Committed generator output, one sub-package per vendor. Never edited by hand."""

@@ -1,0 +1,1 @@
+"""Hand-written runtime: MCP app, transports, auth, safety, CLI."""
