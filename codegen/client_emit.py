@@ -1,0 +1,673 @@
+"""Emit a vendor's typed client with openapi-python-client.
+
+Two parts:
+
+* `prepare_for_client(spec)`: a pure function that rewrites the few spec constructs the pinned
+  openapi-python-client cannot read (integer response codes, wildcard and binary media types,
+  annotation-only `allOf` members, unsafe component names, ...). Every rewrite is reported as a
+  diagnostic; the input is never changed and running it twice changes nothing more.
+* `emit_client(spec, out_dir, vendor=..., header=...)`: runs the generator in-process on the
+  prepared spec, formats the result with ruff, puts `header` on the first line of every module,
+  checks that each operation got its module, and only then swaps the finished package into
+  `out_dir`. The generator's own warnings come back as diagnostics: a skipped operation is an ERROR.
+
+The layout is openapi-python-client's: `out_dir/api/<group>/<operation_id>.py` with
+`sync_detailed` / `asyncio_detailed` (plus `sync` / `asyncio` when a response is typed),
+`out_dir/models/`, `client.py`, `types.py`, `errors.py`. Imports inside are relative, so the
+package can live anywhere, e.g. `ledgermcp.generated.<vendor>.client`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .diagnostics import Diagnostic, GenerationError, Severity
+
+__all__ = [
+    "CLIENT_CONFIG",
+    "HTTP_METHODS",
+    "client_module_for",
+    "emit_client",
+    "expected_modules",
+    "prepare_for_client",
+]
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+# Generator settings (openapi-python-client's config file, as data). Post hooks are run by
+# `emit_client` itself (see `_format`), so that ruff is found without relying on PATH and ignores
+# any configuration around the temporary folder.
+CLIENT_CONFIG: dict[str, Any] = {
+    # A safety net only: `prepare_for_client` already rewrites every `*/*` body to JSON, so the
+    # request's Content-Type header is right too (the override alone would send `*/*`).
+    "content_type_overrides": {"*/*": "application/json"},
+    "post_hooks": [],
+    "field_prefix": "field_",
+    "literal_enums": False,
+    "generate_all_tags": False,
+    "use_path_prefixes_for_title_model_names": True,
+}
+
+# The lint rules are named, not left to ruff's default set: ruff 0.17's defaults include PYI036,
+# whose fix turns the client's `__exit__(self, *args: Any)` into `*args: object`, which
+# `mypy --strict` then rejects where the arguments are forwarded to httpx.
+_RUFF_ARGS: tuple[tuple[str, ...], ...] = (
+    (
+        "check",
+        "--isolated",
+        "--no-cache",
+        "--fix-only",
+        "--select=E4,E7,E9,F,I",
+        "--target-version=py311",
+        "--quiet",
+        ".",
+    ),
+    ("format", "--isolated", "--no-cache", "--target-version=py311", "--quiet", "."),
+)
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_ANNOTATION_KEYS = frozenset(
+    {
+        "description",
+        "title",
+        "default",
+        "example",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "nullable",
+        "externalDocs",
+    }
+)
+_JSON = "application/json"
+_BINARY = "application/octet-stream"
+
+
+# --------------------------------------------------------------------------------------------
+# naming shared with the tool table
+
+
+def client_module_for(group: str, operation_id: str) -> str:
+    """Dotted module of an operation's function, relative to the client package.
+
+    This is exactly the name openapi-python-client gives the module (it snake-cases and renames
+    Python builtins and keywords, e.g. `list` -> `list_`), so the tool table can point at it.
+    """
+    from openapi_python_client.strings import PythonIdentifier
+
+    tag = PythonIdentifier(group, prefix="tag")
+    name = PythonIdentifier(operation_id, prefix=str(CLIENT_CONFIG["field_prefix"]))
+    return f"api.{tag}.{name}"
+
+
+def _operations(spec: Mapping[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    paths = spec.get("paths") or {}
+    for path, item in paths.items():
+        if not isinstance(item, dict):
+            continue
+        for method in HTTP_METHODS:
+            op = item.get(method)
+            if isinstance(op, dict):
+                yield method, str(path), op
+
+
+def expected_modules(spec: Mapping[str, Any]) -> dict[str, str]:
+    """`"METHOD /path"` -> dotted module (relative to the client package) for every operation."""
+    out: dict[str, str] = {}
+    for method, path, op in _operations(spec):
+        tags = op.get("tags") or ["default"]
+        op_id = op.get("operationId")
+        if not isinstance(op_id, str):
+            continue
+        out[f"{method.upper()} {path}"] = client_module_for(str(tags[0]), op_id)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# prepare_for_client: spec rewrites, each one reported
+
+
+def prepare_for_client(spec: Mapping[str, Any]) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """Return a copy of `spec` that the pinned openapi-python-client reads completely.
+
+    Rewrites (diagnostic code, severity):
+
+    * `non-string-key` (INFO for response codes, WARNING elsewhere): YAML reads `200:` as an int
+      (and `yes:` as a bool); every mapping key becomes a string.
+    * `wildcard-request-body` (INFO): a `*/*` request body is sent as `application/json`
+      (WARNING and dropped when the body also lists `application/json`).
+    * `binary-response` (INFO): a response whose media type the generator does not read
+      (`*/*`, `application/pdf`, `image/png`, ...) and whose schema is a string (binary or byte)
+      or absent becomes `application/octet-stream` with a `format: binary` schema: the typed
+      function returns a `File`.
+    * `wildcard-response` (INFO): a `*/*` response with a structured schema is read as JSON.
+    * `structured-non-json-response` (WARNING): a response declared as a non-JSON media type
+      (`application/pdf`, `text/csv`, ...) but described by a non-string schema (typically an
+      error object) is read as JSON.
+    * `allof-annotation` (INFO): `allOf: [{$ref: X}, {description/default only}]` (which the
+      generator rejects as "allOf a non-object" for enums) becomes `allOf: [{$ref: X}]` with the
+      annotations moved next to it.
+    * `unsafe-schema-name` (INFO): component names outside `[A-Za-z0-9_-]` (e.g. `v1.Date`) are
+      renamed (`v1_Date`) and every `$ref` follows; a clash gets a numeric suffix (WARNING).
+    * `duplicate-operation-id` (ERROR) and `missing-operation-id` (ERROR) are reported, not fixed:
+      the caller owns the names.
+    """
+    diags: list[Diagnostic] = []
+    out = _stringify_keys(copy.deepcopy(dict(spec)), "", diags)
+    _fix_request_bodies(out, diags)
+    _fix_responses(out, diags)
+    _walk_schemas(out, "", diags)
+    _rename_unsafe_components(out, diags)
+    _check_operation_ids(out, diags)
+    return out, diags
+
+
+def _pointer(*parts: object) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _stringify_keys(node: Any, where: str, diags: list[Diagnostic]) -> Any:
+    if isinstance(node, dict):
+        new: dict[str, Any] = {}
+        for key, value in node.items():
+            skey = key
+            if not isinstance(key, str):
+                if isinstance(key, bool):
+                    skey = "true" if key else "false"
+                    diags.append(
+                        Diagnostic(
+                            Severity.WARNING,
+                            "non-string-key",
+                            f"YAML read key {key!r} as a boolean; using {skey!r} (check the spec text)",
+                            where,
+                        )
+                    )
+                else:
+                    skey = str(key)
+                    is_code = where.endswith("/responses") and re.fullmatch(r"[1-5]\d\d", skey) is not None
+                    diags.append(
+                        Diagnostic(
+                            Severity.INFO if is_code else Severity.WARNING,
+                            "non-string-key",
+                            f"{'response code' if is_code else 'key'} {key!r} read as "
+                            f"{type(key).__name__}; using the string {skey!r}",
+                            where,
+                        )
+                    )
+                if skey in node and skey != key:
+                    diags.append(
+                        Diagnostic(
+                            Severity.WARNING,
+                            "non-string-key",
+                            f"key {key!r} clashes with {skey!r}; keeping the later one",
+                            where,
+                        )
+                    )
+            new[skey] = _stringify_keys(value, f"{where}{_pointer(skey)}", diags)
+        return new
+    if isinstance(node, list):
+        return [_stringify_keys(v, f"{where}{_pointer(i)}", diags) for i, v in enumerate(node)]
+    return node
+
+
+def _op_where(method: str, path: str) -> str:
+    return f"{method.upper()} {path}"
+
+
+def _resolve_local(spec: Mapping[str, Any], node: Any) -> Any:
+    """Follow a local `$ref` chain (bounded); return the node itself when it is not a reference."""
+    for _ in range(16):
+        if not (
+            isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/")
+        ):
+            return node
+        target: Any = spec
+        for raw in node["$ref"][2:].split("/"):
+            part = raw.replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, dict) or part not in target:
+                return node
+            target = target[part]
+        node = target
+    return node
+
+
+def _request_bodies(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for method, path, op in _operations(spec):
+        body = op.get("requestBody")
+        if isinstance(body, dict) and "$ref" not in body:
+            yield _op_where(method, path), body
+    for name, body in ((spec.get("components") or {}).get("requestBodies") or {}).items():
+        if isinstance(body, dict) and "$ref" not in body:
+            yield _pointer("components", "requestBodies", name), body
+
+
+def _fix_request_bodies(spec: dict[str, Any], diags: list[Diagnostic]) -> None:
+    for where, body in _request_bodies(spec):
+        content = body.get("content")
+        if not isinstance(content, dict) or "*/*" not in content:
+            continue
+        if _JSON in content:
+            del content["*/*"]
+            diags.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "wildcard-request-body",
+                    "request body lists both */* and application/json; dropped */*",
+                    where,
+                )
+            )
+            continue
+        body["content"] = {(_JSON if k == "*/*" else k): v for k, v in content.items()}
+        diags.append(
+            Diagnostic(
+                Severity.INFO,
+                "wildcard-request-body",
+                "request body media type */* sent as application/json",
+                where,
+            )
+        )
+
+
+def _readable_media_type(media_type: str) -> bool:
+    base = media_type.split(";", 1)[0].strip().lower()
+    return base in (_JSON, _BINARY) or base.endswith("+json") or base.startswith("text/")
+
+
+def _is_stringish(spec: Mapping[str, Any], schema: Any) -> bool:
+    schema = _resolve_local(spec, schema)
+    return schema is None or (isinstance(schema, dict) and schema.get("type") == "string")
+
+
+def _responses(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(where, status code or "" for shared responses, response object)."""
+    for method, path, op in _operations(spec):
+        for code, response in (op.get("responses") or {}).items():
+            if isinstance(response, dict) and "$ref" not in response:
+                yield f"{_op_where(method, path)} response {code}", str(code), response
+    for name, response in ((spec.get("components") or {}).get("responses") or {}).items():
+        if isinstance(response, dict) and "$ref" not in response:
+            yield _pointer("components", "responses", name), "", response
+
+
+def _structured_non_json(media_type: str, code: str, where: str) -> Diagnostic:
+    """An error answer (4xx, 5xx, default) declared as e.g. application/pdf but shaped like the
+    vendor's JSON error object is the usual case: INFO. For a success answer it is a guess: WARNING."""
+    is_error = code == "default" or code[:1] in ("4", "5")
+    return Diagnostic(
+        Severity.INFO if is_error else Severity.WARNING,
+        "structured-non-json-response",
+        f"{media_type} response described by a non-string schema; read as JSON",
+        where,
+    )
+
+
+def _fix_responses(spec: dict[str, Any], diags: list[Diagnostic]) -> None:
+    for where, code, response in _responses(spec):
+        content = response.get("content")
+        if not isinstance(content, dict) or not content:
+            continue
+        new: dict[str, Any] = {}
+        for media_type, media in content.items():
+            schema = media.get("schema") if isinstance(media, dict) else None
+            base = media_type.split(";", 1)[0].strip().lower()
+            target = media_type
+            if base.startswith("text/") and not _is_stringish(spec, schema):
+                target = _JSON
+                diags.append(_structured_non_json(media_type, code, where))
+            elif not _readable_media_type(media_type):
+                if _is_stringish(spec, schema):
+                    target = _BINARY
+                    media = {
+                        **(media if isinstance(media, dict) else {}),
+                        "schema": {"type": "string", "format": "binary"},
+                    }
+                    diags.append(
+                        Diagnostic(
+                            Severity.INFO,
+                            "binary-response",
+                            f"{media_type} response returned as bytes (File)",
+                            where,
+                        )
+                    )
+                elif media_type == "*/*":
+                    target = _JSON
+                    diags.append(
+                        Diagnostic(
+                            Severity.INFO,
+                            "wildcard-response",
+                            "*/* response with a structured schema read as JSON",
+                            where,
+                        )
+                    )
+                else:
+                    target = _JSON
+                    diags.append(_structured_non_json(media_type, code, where))
+            if target in new:
+                diags.append(
+                    Diagnostic(
+                        Severity.INFO,
+                        "duplicate-response-media-type",
+                        f"{media_type} folded into {target}, which is already listed",
+                        where,
+                    )
+                )
+                continue
+            new[target] = media
+        response["content"] = new
+
+
+def _is_annotation_only(node: Any) -> bool:
+    return (
+        isinstance(node, dict)
+        and bool(node)
+        and all(k in _ANNOTATION_KEYS or k.startswith("x-") for k in node)
+    )
+
+
+def _walk_schemas(node: Any, where: str, diags: list[Diagnostic]) -> None:
+    """Collapse `allOf: [{$ref}, {annotations}]` wherever it appears."""
+    if isinstance(node, dict):
+        all_of = node.get("allOf")
+        if isinstance(all_of, list) and len(all_of) > 1:
+            refs = [m for m in all_of if isinstance(m, dict) and "$ref" in m]
+            rest = [m for m in all_of if not (isinstance(m, dict) and "$ref" in m)]
+            if len(refs) == 1 and rest and all(_is_annotation_only(m) for m in rest):
+                for member in rest:
+                    for key, value in member.items():
+                        node.setdefault(key, value)
+                node["allOf"] = refs
+                diags.append(
+                    Diagnostic(
+                        Severity.INFO,
+                        "allof-annotation",
+                        "allOf of one $ref plus annotations folded into a single-$ref allOf",
+                        where or "/",
+                    )
+                )
+        for key, value in node.items():
+            _walk_schemas(value, f"{where}{_pointer(key)}", diags)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _walk_schemas(value, f"{where}{_pointer(i)}", diags)
+
+
+def _rename_unsafe_components(spec: dict[str, Any], diags: list[Diagnostic]) -> None:
+    components = spec.get("components")
+    if not isinstance(components, dict):
+        return
+    renames: dict[str, str] = {}
+    for section, entries in components.items():
+        if not isinstance(entries, dict) or not any(not _SAFE_NAME.match(k) for k in entries):
+            continue
+        taken = {k.lower() for k in entries if _SAFE_NAME.match(k)}
+        new_entries: dict[str, Any] = {}
+        for name, value in entries.items():
+            new_name = name
+            if not _SAFE_NAME.match(name):
+                base = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+                new_name, n = base, 2
+                while new_name.lower() in taken:
+                    new_name, n = f"{base}_{n}", n + 1
+                taken.add(new_name.lower())
+                severity = Severity.INFO if new_name == base else Severity.WARNING
+                diags.append(
+                    Diagnostic(
+                        severity,
+                        "unsafe-schema-name",
+                        f"component {name!r} renamed {new_name!r}",
+                        _pointer("components", section, name),
+                    )
+                )
+                renames[f"#{_pointer('components', section, name)}"] = (
+                    f"#{_pointer('components', section, new_name)}"
+                )
+            new_entries[new_name] = value
+        components[section] = new_entries
+    if renames:
+        _rewrite_refs(spec, renames)
+
+
+def _rewrite_refs(node: Any, renames: Mapping[str, str]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref in renames:
+            node["$ref"] = renames[ref]
+        for value in node.values():
+            _rewrite_refs(value, renames)
+    elif isinstance(node, list):
+        for value in node:
+            _rewrite_refs(value, renames)
+
+
+def _check_operation_ids(spec: dict[str, Any], diags: list[Diagnostic]) -> None:
+    seen: dict[str, str] = {}
+    for method, path, op in _operations(spec):
+        where = _op_where(method, path)
+        op_id = op.get("operationId")
+        if not isinstance(op_id, str) or not op_id:
+            diags.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "missing-operation-id",
+                    "operation has no operationId; its client module cannot be named",
+                    where,
+                )
+            )
+            continue
+        module = client_module_for(str((op.get("tags") or ["default"])[0]), op_id)
+        if module in seen:
+            diags.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "duplicate-operation-id",
+                    f"{module} is also the module of {seen[module]}; one would overwrite the other",
+                    where,
+                )
+            )
+        seen[module] = where
+
+
+# --------------------------------------------------------------------------------------------
+# emit_client
+
+
+_UNTRUSTED_REPR = re.compile(r"<openapi_python_client\.[\w.]+ object at 0x[0-9a-f]+>")
+_PARSING_HEADER = re.compile(r"^WARNING parsing (\w+) (\S+) within ")
+
+
+def _clean(text: str | None) -> str:
+    return " ".join(_UNTRUSTED_REPR.sub("<value>", text or "").split())
+
+
+def _generator_diagnostics(errors: list[Any]) -> tuple[list[Diagnostic], set[str]]:
+    """Map openapi-python-client's errors to diagnostics; also return the skipped operations."""
+    diags: list[Diagnostic] = []
+    skipped: set[str] = set()
+    for err in errors:
+        header = _clean(getattr(err, "header", ""))
+        detail = _clean(getattr(err, "detail", ""))
+        match = _PARSING_HEADER.match(header)
+        if match:
+            where = f"{match.group(1)} {match.group(2)}"
+            if "will not be generated" in header:
+                skipped.add(where)
+                diags.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        "client-operation-skipped",
+                        f"openapi-python-client skipped the operation: {detail}",
+                        where,
+                    )
+                )
+            else:
+                diags.append(
+                    Diagnostic(
+                        Severity.WARNING,
+                        "client-operation-incomplete",
+                        f"openapi-python-client left part of the operation out: {detail}",
+                        where,
+                    )
+                )
+            continue
+        schema = re.match(r"^Unable to process schema (\S+?):?$", header)
+        if schema:
+            diags.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "client-schema-skipped",
+                    f"openapi-python-client dropped the schema: {detail}",
+                    schema.group(1),
+                )
+            )
+            continue
+        level = getattr(getattr(err, "level", None), "value", "ERROR")
+        diags.append(
+            Diagnostic(
+                Severity.ERROR if level == "ERROR" else Severity.WARNING,
+                "client-generator",
+                f"{header}: {detail}" if detail else header,
+            )
+        )
+    return diags, skipped
+
+
+def _run_generator(spec: dict[str, Any], package_dir: Path) -> list[Any] | Diagnostic:
+    from openapi_python_client import Project
+    from openapi_python_client.config import Config, ConfigFile, MetaType
+    from openapi_python_client.parser import GeneratorData
+    from openapi_python_client.parser.errors import GeneratorError
+
+    config = Config.from_sources(
+        ConfigFile(**CLIENT_CONFIG),
+        MetaType.NONE,
+        document_source=package_dir / "spec.json",  # informational only: the dict is passed below
+        file_encoding="utf-8",
+        overwrite=True,
+        output_path=package_dir,
+    )
+    data = GeneratorData.from_dict(spec, config=config)
+    if isinstance(data, GeneratorError):
+        return Diagnostic(
+            Severity.ERROR,
+            "client-spec-rejected",
+            f"openapi-python-client could not read the spec: {_clean(data.header)} "
+            f"{_clean(data.detail)[:2000]}",
+        )
+    with contextlib.redirect_stdout(io.StringIO()):
+        errors = list(Project(openapi=data, config=config).build())
+    return errors
+
+
+def _format(package_dir: Path) -> None:
+    env = {**os.environ, "RUFF_NO_CACHE": "true"}
+    for args in _RUFF_ARGS:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ruff", *args],
+            cwd=package_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise GenerationError(
+                f"ruff {args[0]} failed on the generated client: {proc.stderr or proc.stdout}"
+            )
+
+
+def _stamp(package_dir: Path, header: str) -> None:
+    for path in sorted(package_dir.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if not text.startswith(header + "\n"):
+            path.write_text(f"{header}\n{text}", encoding="utf-8")
+    (package_dir / "py.typed").write_text("", encoding="utf-8")
+
+
+def _verify(spec: dict[str, Any], package_dir: Path, skipped: set[str]) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    for where, module in expected_modules(spec).items():
+        path = package_dir.joinpath(*module.split(".")).with_suffix(".py")
+        if not path.is_file():
+            if where not in skipped:
+                diags.append(
+                    Diagnostic(
+                        Severity.ERROR, "client-operation-missing", f"no module {module} was generated", where
+                    )
+                )
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "def sync_detailed(" not in text or "def asyncio_detailed(" not in text:
+            diags.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "client-operation-missing",
+                    f"{module} has no sync_detailed/asyncio_detailed function",
+                    where,
+                )
+            )
+    return diags
+
+
+def _swap_into(built: Path, out_dir: Path) -> None:
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+    old = out_dir.parent / f".{out_dir.name}.old-{staging.name.rsplit('-', 1)[-1]}"
+    try:
+        shutil.copytree(built, staging, dirs_exist_ok=True)
+        if out_dir.exists():
+            out_dir.rename(old)
+        staging.rename(out_dir)
+    except BaseException:
+        if old.exists() and not out_dir.exists():
+            old.rename(out_dir)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def emit_client(
+    spec: Mapping[str, Any],
+    out_dir: Path,
+    *,
+    vendor: str,
+    header: str,
+    write_on_error: bool = False,
+) -> list[Diagnostic]:
+    """Generate the typed client for `spec` into `out_dir` (replaced as a whole).
+
+    `spec` is the normalised OpenAPI 3 document: each operation's `operationId` is its final tool
+    name and its first tag its group. `header` (one comment line) becomes the first line of every
+    generated module. Returns all diagnostics, sorted by severity; an ERROR means an operation has
+    no typed function. Unless `write_on_error` is true, `out_dir` is left untouched in that case.
+    Raises `GenerationError` when the generator or ruff cannot run at all.
+    """
+    if "\n" in header or not header.startswith("#"):
+        raise ValueError("header must be a single comment line starting with '#'")
+    prepared, diags = prepare_for_client(spec)
+    with tempfile.TemporaryDirectory(prefix=f"ledgermcp-{vendor}-client-") as tmp:
+        package_dir = Path(tmp) / "client"
+        result = _run_generator(prepared, package_dir)
+        if isinstance(result, Diagnostic):
+            return sorted([*diags, result], reverse=True)
+        gen_diags, skipped = _generator_diagnostics(result)
+        diags.extend(gen_diags)
+        if not package_dir.is_dir():
+            raise GenerationError(f"openapi-python-client wrote nothing for {vendor}")
+        _format(package_dir)
+        _stamp(package_dir, header)
+        diags.extend(_verify(prepared, package_dir, skipped))
+        if write_on_error or not any(d.severity >= Severity.ERROR for d in diags):
+            _swap_into(package_dir, Path(out_dir))
+    return sorted(diags, key=lambda d: (-d.severity, d.code, d.where, d.message))
