@@ -1,0 +1,518 @@
+"""Normalised spec + overlay -> VendorIR: names, groups, hints, bindings, snapshot targets, scopes."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from ledgermcp.codegen import hints as hint_rules
+from ledgermcp.codegen.diagnostics import Diagnostic, GenerationError, Severity
+from ledgermcp.codegen.ir import Binding, Body, Operation, Param, SnapshotTarget, Tool, VendorIR
+from ledgermcp.codegen.naming import (
+    is_param,
+    name_from_operation_id,
+    name_from_path,
+    shorten,
+    snake,
+    valid_name,
+)
+from ledgermcp.codegen.normalize import operations
+from ledgermcp.codegen.schemas import SchemaConverter, prune_defs, safe_arg_name, short_text
+
+OVERLAY_SECTIONS = {"vendor", "groups", "scopes", "operations", "exclude"}
+OVERLAY_VENDOR_KEYS = {
+    "title", "naming", "strip_path_prefixes", "group_strip_prefixes", "env_aliases", "rate_limit", "auth",
+    "base_url", "default_scopes",
+}  # fmt: skip
+OVERLAY_OPERATION_KEYS = {"name", "group", "hints", "snapshot", "scopes", "reason", "description"}
+BINARY_TYPES = ("application/pdf", "image/", "application/octet-stream", "text/csv", "application/zip")
+PAGING_PARAMS = ("page", "limit", "offset", "per_page", "pagesize", "size", "cursor")
+BATCH_ARG = re.compile(r"ids$", re.IGNORECASE)
+
+
+def template(path: str) -> str:
+    """A path with parameter names erased: `/a/{x}` and `/a/{y}` are the same resource."""
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def build_ir(
+    spec: dict[str, Any], overlay: dict[str, Any], *, vendor: str, spec_file: str, spec_sha256: str
+) -> tuple[VendorIR, list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    _check_overlay_shape(overlay)
+    settings = overlay.get("vendor", {})
+    op_overlays: dict[str, dict[str, Any]] = overlay.get("operations", {})
+    exclusions: dict[str, str] = overlay.get("exclude", {})
+    all_ops = operations(spec)
+    keys = {f"{m} {p}" for m, p, _, _ in all_ops}
+    for key in [*op_overlays, *exclusions]:
+        if key not in keys:
+            raise GenerationError(
+                f"overlay for {vendor} names operation {key!r}, which the spec does not have. "
+                "Operations are named 'METHOD /path' exactly as in the spec; fix or remove that entry "
+                f"in specs/{vendor}/overlay.toml."
+            )
+    for key, reason in exclusions.items():
+        if not isinstance(reason, str) or not reason.strip():
+            raise GenerationError(
+                f"overlay for {vendor}: exclusion of {key!r} needs a reason (a non-empty string)"
+            )
+
+    converter = SchemaConverter(spec)
+    templates = {template(p) for _, p, _, _ in all_ops}
+    strip = list(settings.get("strip_path_prefixes", []))
+    naming = settings.get("naming", "path")
+
+    drafts = []
+    for method, path, op, item in all_ops:
+        key = f"{method} {path}"
+        if key in exclusions:
+            continue
+        custom = op_overlays.get(key, {})
+        has_children = any(t.startswith(template(path).rstrip("/") + "/{}") for t in templates)
+        name = custom.get("name") or _derive_name(method, path, op, naming, strip, has_children)
+        drafts.append((method, path, op, item, custom, name, has_children))
+
+    names = _unique_names(drafts, diags)
+    tools: list[Tool] = []
+    groups: dict[str, str] = {}
+    for (method, path, op, item, custom, _, _), name in zip(drafts, names, strict=True):
+        operation = Operation(
+            method=method,
+            path=path,
+            operation_id=str(op.get("operationId", "")),
+            summary=short_text(op.get("summary"), 120),
+            description=short_text(op.get("description")),
+            tags=tuple(op.get("tags", [])),
+            deprecated=bool(op.get("deprecated")),
+        )
+        group, group_title = _group(operation, custom, overlay, settings)
+        groups.setdefault(group, group_title)
+        input_schema, binding = _binding_and_schema(converter, method, path, op, item, diags)
+        responses = binding.responses
+        binary_only = bool(responses) and all(r.startswith(BINARY_TYPES) for r in responses)
+        verb = name.split("_", 1)[0]
+        kind = hint_rules.classify(method, verb, binary_only)
+        base = hint_rules.default_hints(method, kind, verb)
+        ext = next((op[e] for e in hint_rules.SPEC_EXTENSIONS if isinstance(op.get(e), dict)), None)
+        final, sources = hint_rules.layer(
+            base,
+            (f"spec extension on {operation.key}", ext),
+            (f"overlay for {operation.key}", custom.get("hints")),
+        )
+        hint_rules.check_consistent(name, method, final)
+        title = operation.summary.rstrip(".") or name.replace("_", " ").capitalize()
+        tool = Tool(
+            name=name,
+            title=title,
+            description=custom.get("description") or _describe(operation, kind, final, binding, settings),
+            group=group,
+            kind=kind,
+            operation=operation,
+            hints=final,
+            input_schema=input_schema,
+            binding=binding,
+            scopes=_scopes(op, spec, custom, overlay, group, settings),
+            hint_sources=sources,
+        )
+        tools.append(tool)
+    _attach_snapshots(tools, op_overlays, diags)
+    tools.sort(key=lambda t: t.name)
+    servers = spec.get("servers") or [{"url": "/"}]
+    base_url = settings.get("base_url") or _server_url(servers[0])
+    ir = VendorIR(
+        name=vendor,
+        title=settings.get("title", vendor.capitalize()),
+        spec_file=spec_file,
+        spec_sha256=spec_sha256,
+        base_url=base_url,
+        security_schemes=spec.get("components", {}).get("securitySchemes", {}),
+        auth=dict(settings.get("auth", {})),
+        rate_limit=dict(settings["rate_limit"]) if settings.get("rate_limit") else None,
+        env_aliases={k: list(v) for k, v in settings.get("env_aliases", {}).items()},
+        groups=dict(sorted(groups.items())),
+        tools=tools,
+        excluded=dict(sorted(exclusions.items())),
+    )
+    return ir, diags
+
+
+def _check_overlay_shape(overlay: dict[str, Any]) -> None:
+    unknown = set(overlay) - OVERLAY_SECTIONS
+    if unknown:
+        raise GenerationError(
+            f"overlay: unknown section(s) {sorted(unknown)}; allowed: {sorted(OVERLAY_SECTIONS)}"
+        )
+    unknown = set(overlay.get("vendor", {})) - OVERLAY_VENDOR_KEYS
+    if unknown:
+        raise GenerationError(
+            f"overlay [vendor]: unknown key(s) {sorted(unknown)}; allowed: {sorted(OVERLAY_VENDOR_KEYS)}"
+        )
+    for key, entry in overlay.get("operations", {}).items():
+        bad = set(entry) - OVERLAY_OPERATION_KEYS
+        if bad:
+            raise GenerationError(
+                f"overlay [operations.{key!r}]: unknown key(s) {sorted(bad)}; allowed: {sorted(OVERLAY_OPERATION_KEYS)}"
+            )
+        if "name" in entry and not valid_name(entry["name"]):
+            raise GenerationError(
+                f"overlay [operations.{key!r}]: name {entry['name']!r} must match ^[a-z][a-z0-9_]*$, "
+                "be at most 64 characters and not end in _<digits>"
+            )
+
+
+def _derive_name(
+    method: str, path: str, op: dict[str, Any], naming: str, strip: list[str], has_children: bool
+) -> str:
+    if naming == "operation_id":
+        name = name_from_operation_id(str(op.get("operationId", "")))
+        if name:
+            # A GET of a collection is a list, whatever the operationId's verb.
+            if (
+                method == "GET"
+                and name.startswith("get_")
+                and not is_param(path.rstrip("/").rsplit("/", 1)[-1])
+            ):
+                name = "list_" + name[4:] if has_children or name.endswith("s") else name
+            return shorten(name)
+    return shorten(name_from_path(method, path, strip_prefixes=strip, has_children=has_children))
+
+
+def _unique_names(drafts: list[tuple[Any, ...]], diags: list[Diagnostic]) -> list[str]:
+    """Resolve clashes in turn: the deeper path gets `_by_<params>`; a PATCH beside a PUT becomes
+    `patch_`; then a readable operationId is used. What still clashes needs an overlay name."""
+    names = [d[5] for d in drafts]
+    fixed = {i for i, d in enumerate(drafts) if d[4].get("name")}
+
+    def by_depth(i: int, name: str, group: list[int]) -> str | None:
+        depth = {j: drafts[j][1].count("{") for j in group}
+        if depth[i] == min(depth.values()):
+            return None
+        params = re.findall(r"\{([^}]+)\}", drafts[i][1])[min(depth.values()) :]
+        return f"{name}_by_{'_and_'.join(snake(p) for p in params)}"
+
+    def patch_beside_put(i: int, name: str, group: list[int]) -> str | None:
+        return (
+            "patch_" + name[len("update_") :]
+            if drafts[i][0] == "PATCH" and name.startswith("update_")
+            else None
+        )
+
+    def from_operation_id(i: int, name: str, group: list[int]) -> str | None:
+        alt = name_from_operation_id(str(drafts[i][2].get("operationId", "")))
+        return alt if alt and alt not in names else None
+
+    for strategy in (by_depth, patch_beside_put, from_operation_id):
+        groups: dict[str, list[int]] = defaultdict(list)
+        for i, n in enumerate(names):
+            groups[n].append(i)
+        for name, group in groups.items():
+            if len(group) < 2:
+                continue
+            for i in group:
+                new = None if i in fixed else strategy(i, name, group)
+                if new:
+                    names[i] = shorten(new)
+                    diags.append(
+                        Diagnostic(
+                            Severity.INFO,
+                            "name-clash-resolved",
+                            f"{name!r} taken; named {names[i]!r}",
+                            f"{drafts[i][0]} {drafts[i][1]}",
+                        )
+                    )
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):
+        d = drafts[i]
+        if n in seen:
+            a = drafts[seen[n]]
+            raise GenerationError(
+                f"two operations would both be named {n!r}: {a[0]} {a[1]} and {d[0]} {d[1]}. "
+                'Give one of them a name in the vendor overlay: [operations."METHOD /path"] name = "..."'
+            )
+        if not valid_name(n):
+            raise GenerationError(
+                f"derived name {n!r} for {d[0]} {d[1]} is not a valid tool name; set one in the overlay"
+            )
+        seen[n] = i
+    return names
+
+
+def _group(
+    op: Operation, custom: dict[str, Any], overlay: dict[str, Any], settings: dict[str, Any]
+) -> tuple[str, str]:
+    tag = op.tags[0] if op.tags else "default"
+    if custom.get("group"):
+        gid = custom["group"]
+    elif tag in overlay.get("groups", {}):
+        gid = overlay["groups"][tag]
+    else:
+        stripped = tag
+        for prefix in settings.get("group_strip_prefixes", []):
+            if stripped.startswith(prefix):
+                stripped = stripped[len(prefix) :]
+                break
+        gid = snake(stripped) or "default"
+    return gid, gid.replace("_", " ").capitalize()
+
+
+def _scopes(
+    op: dict[str, Any],
+    spec: dict[str, Any],
+    custom: dict[str, Any],
+    overlay: dict[str, Any],
+    group: str,
+    settings: dict[str, Any],
+) -> tuple[str, ...]:
+    if "scopes" in custom:
+        return tuple(custom["scopes"])
+    found: list[str] = []
+    for requirement in op.get("security", spec.get("security", [])) or []:
+        for scopes in requirement.values():
+            found += [s for s in scopes if s not in found]
+    if found:
+        return tuple(found)
+    return tuple(overlay.get("scopes", {}).get(group, settings.get("default_scopes", [])))
+
+
+def _server_url(server: dict[str, Any]) -> str:
+    url = str(server.get("url", "/"))
+    for var, spec in (server.get("variables") or {}).items():
+        url = url.replace("{" + var + "}", str(spec.get("default", "")))
+    return url.rstrip("/")
+
+
+def _binding_and_schema(
+    converter: SchemaConverter,
+    method: str,
+    path: str,
+    op: dict[str, Any],
+    item: dict[str, Any],
+    diags: list[Diagnostic],
+) -> tuple[dict[str, Any], Binding]:
+    where = f"{method} {path}"
+    defs: dict[str, Any] = {}
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    taken: set[str] = set()
+    params: list[Param] = []
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for raw in [*item.get("parameters", []), *op.get("parameters", [])]:
+        p = _resolve_param(converter, raw)
+        if p and p.get("in") in ("path", "query", "header", "cookie"):
+            merged[(p["in"], p["name"])] = p
+    for (location, wire), p in sorted(merged.items(), key=lambda kv: (kv[0][0] != "path", 0)):
+        arg = safe_arg_name(wire, taken)
+        if arg != wire:
+            diags.append(
+                Diagnostic(
+                    Severity.INFO,
+                    "argument-renamed",
+                    f"{location} parameter {wire!r} is argument {arg!r}",
+                    where,
+                )
+            )
+        schema = converter.convert(p.get("schema", {"type": "string"}), defs)
+        desc = short_text(p.get("description"))
+        if desc and "description" not in schema:
+            schema["description"] = desc
+        properties[arg] = schema
+        is_required = bool(p.get("required")) or location == "path"
+        if is_required:
+            required.append(arg)
+        style = p.get("style") or ("simple" if location in ("path", "header") else "form")
+        explode = p.get("explode", style == "form")
+        params.append(
+            Param(
+                arg=arg,
+                name=wire,
+                location=location,
+                required=is_required,
+                style=style,
+                explode=bool(explode),
+            )
+        )
+
+    body = None
+    request = op.get("requestBody")
+    if isinstance(request, dict) and "$ref" in request:
+        request = converter.request_bodies.get(str(request["$ref"]).rsplit("/", 1)[-1], {})
+    if isinstance(request, dict) and request.get("content"):
+        content = request["content"]
+        ctype = next(
+            (
+                c
+                for c in ("application/json", "multipart/form-data", "application/x-www-form-urlencoded")
+                if c in content
+            ),
+            next(iter(content)),
+        )
+        media_schema = (content.get(ctype) or {}).get("schema") or {}
+        body_required = bool(request.get("required"))
+        body = _flatten_body(
+            converter, media_schema, ctype, body_required, properties, required, taken, defs, diags, where
+        )
+
+    responses = []
+    for code, resp in sorted((op.get("responses") or {}).items()):
+        if str(code).startswith("2") and isinstance(resp, dict):
+            for media in resp.get("content") or {}:
+                if media not in responses:
+                    responses.append(media)
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    schema["additionalProperties"] = False
+    kept = prune_defs(schema, defs)
+    if kept:
+        schema["$defs"] = kept
+    return schema, Binding(
+        method=method, path=path, params=tuple(params), body=body, responses=tuple(responses)
+    )
+
+
+def _resolve_param(converter: SchemaConverter, raw: dict[str, Any]) -> dict[str, Any] | None:
+    if "$ref" in raw:
+        return converter.parameters.get(str(raw["$ref"]).rsplit("/", 1)[-1])
+    return raw
+
+
+def _flatten_body(
+    converter: SchemaConverter, media_schema: dict[str, Any], ctype: str, body_required: bool,
+    properties: dict[str, Any], required: list[str], taken: set[str], defs: dict[str, Any],
+    diags: list[Diagnostic], where: str,
+) -> Body:  # fmt: skip
+    """Body properties become top-level arguments; a one-property wrapper object is unwrapped."""
+    shape = converter.object_properties(media_schema)
+    wrapper = None
+    if shape and len(shape[0]) == 1:
+        ((only, inner),) = shape[0].items()
+        inner_shape = converter.object_properties(inner)
+        if inner_shape and inner_shape[0]:
+            wrapper, shape = only, inner_shape
+    if not shape or not shape[0]:
+        arg = safe_arg_name("body", taken)
+        properties[arg] = converter.convert(media_schema, defs) or {"description": "Request body"}
+        if body_required:
+            required.append(arg)
+        return Body(content_type=ctype, required=body_required, wrapper=None, fields={}, whole_body_arg=arg)
+    props, inner_required = shape
+    fields: dict[str, str] = {}
+    for prop, sub in props.items():
+        if converter.is_read_only(sub):
+            continue
+        candidate = prop if prop not in taken else f"body_{prop}"
+        arg = safe_arg_name(candidate, taken)
+        if arg != prop:
+            diags.append(
+                Diagnostic(
+                    Severity.INFO, "argument-renamed", f"body property {prop!r} is argument {arg!r}", where
+                )
+            )
+        properties[arg] = converter.convert(sub, defs)
+        fields[arg] = prop
+        if body_required and prop in inner_required:
+            required.append(arg)
+    return Body(
+        content_type=ctype, required=body_required, wrapper=wrapper, fields=fields, whole_body_arg=None
+    )
+
+
+def _describe(
+    op: Operation, kind: str, hints: hint_rules.Hints, binding: Binding, settings: dict[str, Any]
+) -> str:
+    vendor = settings.get("title", "the vendor")
+    parts = [op.summary.rstrip(".") + "." if op.summary else ""]
+    if op.description and op.description.rstrip(".").lower() != op.summary.rstrip(".").lower():
+        parts.append(op.description)
+    if kind == "list":
+        paging = [p.arg for p in binding.params if p.name.lower() in PAGING_PARAMS]
+        if paging:
+            parts.append(f"Paged: use {', '.join(paging)} to fetch further pages.")
+    elif kind == "download":
+        parts.append(f"Returns the file ({', '.join(binding.responses)}).")
+    elif hints.destructive and hints.open_world:
+        parts.append(f"Irreversible in {vendor}: its effect cannot be undone by another call.")
+    elif hints.destructive:
+        parts.append(f"Changes or removes existing data in {vendor}.")
+    elif not hints.read_only:
+        parts.append(f"Adds data in {vendor}.")
+    if op.deprecated:
+        parts.append("Deprecated by the vendor.")
+    return " ".join(p for p in parts if p)
+
+
+def _attach_snapshots(
+    tools: list[Tool], op_overlays: dict[str, dict[str, Any]], diags: list[Diagnostic]
+) -> None:
+    """Find, for each mutating tool, the GET that reads the entity it changes."""
+    reads: dict[str, Tool] = {}
+    writes: dict[str, Tool] = {}
+    for t in tools:
+        tpl = template(t.binding.path)
+        if t.binding.method == "GET" and tpl.endswith("}") and t.kind != "download":
+            reads.setdefault(tpl, t)
+        if t.binding.method in ("PUT", "PATCH") and t.kind == "update":
+            writes.setdefault(tpl, t)
+    for t in tools:
+        if t.hints.read_only:
+            continue
+        custom = op_overlays.get(t.operation.key, {}).get("snapshot")
+        if custom is False:
+            continue
+        wants = (
+            t.binding.method in ("PUT", "PATCH", "DELETE")
+            or t.kind == "action"
+            or (t.binding.method == "POST" and "{" in t.binding.path)
+        )
+        if not wants and not custom:
+            continue
+        read = None
+        if isinstance(custom, dict) and custom.get("path"):
+            read = reads.get(template(custom["path"]))
+            if read is None:
+                raise GenerationError(
+                    f"overlay snapshot path {custom['path']!r} for {t.name} is not a GET of the spec"
+                )
+        else:
+            for candidate in _snapshot_candidates(t.binding.path):
+                read = reads.get(template(candidate))
+                if read is not None:
+                    break
+        if read is None:
+            if t.binding.method in ("PUT", "PATCH", "DELETE") or t.hints.destructive:
+                diags.append(
+                    Diagnostic(
+                        Severity.WARNING,
+                        "no-snapshot-target",
+                        f"{t.name}: no GET reads the entity it changes; snapshots are off for it",
+                        t.operation.key,
+                    )
+                )
+            continue
+        write_params = [p for p in t.binding.params if p.location == "path"]
+        read_params = [p for p in read.binding.params if p.location == "path"]
+        if len(write_params) < len(read_params):
+            continue
+        mapping = {rp.name: wp.arg for rp, wp in zip(read_params, write_params, strict=False)}
+        last_arg = mapping.get(read_params[-1].name) if read_params else None
+        batch = last_arg if last_arg and BATCH_ARG.search(last_arg) and t.binding.method == "DELETE" else None
+        restore = writes.get(template(read.binding.path))
+        t.snapshot = SnapshotTarget(
+            method="GET", path=read.binding.path, params=mapping, batch_arg=batch,
+            read_tool=read.name, restore_tool=restore.name if restore else None,
+        )  # fmt: skip
+
+
+def _snapshot_candidates(path: str) -> list[str]:
+    """The path itself, then without an action segment, then each shorter prefix ending in an id."""
+    segments = path.strip("/").split("/")
+    out = ["/" + "/".join(segments)]
+    for i, seg in enumerate(segments):
+        if not is_param(seg) and i + 1 < len(segments) and is_param(segments[i + 1]) and i > 0:
+            out.append("/" + "/".join(segments[:i] + segments[i + 1 :]))
+    for end in range(len(segments) - 1, 0, -1):
+        if is_param(segments[end - 1]):
+            out.append("/" + "/".join(segments[:end]))
+    return out
