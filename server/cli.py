@@ -14,6 +14,8 @@ from collections.abc import Sequence
 # module (relative to ledgermcp) -> it registers one or more verbs
 VERB_MODULES = [
     "codegen.cli_verbs",
+    "server.cli_serve",
+    "server.cli_tools",
 ]
 
 

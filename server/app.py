@@ -1,0 +1,132 @@
+"""The MCP server for one vendor, on the official SDK's low-level `Server`.
+
+Tools come from the generated tool table (plain data; the vendor's typed `client/` package is
+never imported). Calls go through `CallPipeline` (server/calls.py). The SDK's runner serves both
+protocol eras on one connection: clients that probe `server/discover` get the newest revision the
+SDK offers (2026-07-28), clients that send `initialize` negotiate a handshake revision (2025-11-25
+and older).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import mcp_types as types
+from mcp.server.lowlevel import Server
+from mcp.shared.exceptions import MCPError
+
+from ledgermcp import __version__
+from ledgermcp.server.calls import CallPipeline, UnknownToolError, Upstream, open_client
+from ledgermcp.server.catalog import Vendor
+from ledgermcp.server.render import ToolResult
+from ledgermcp.server.settings import VendorSettings, load_settings
+from ledgermcp.server.toolspec import Selection, wire_tools
+
+log = logging.getLogger("ledgermcp.server")
+
+
+def _instructions(vendor: Vendor, sandbox: bool) -> str:
+    title = vendor.info.get("title") or vendor.name
+    text = (f"Tools for the {title} API. Each tool is one API operation; arguments are checked "
+            "before anything is sent, and failures carry a code and a hint.")
+    if sandbox:
+        text += " SANDBOX: answers come from an in-memory simulation; no real account is touched."
+    return text
+
+
+def build_server(
+    vendor: Vendor,
+    pipeline: CallPipeline,
+    *,
+    selection: Selection | None = None,
+    sandbox: bool = False,
+) -> Server[Any]:
+    """An SDK `Server` whose tools/list is the selected part of the table and whose tools/call
+    runs the pipeline."""
+    wire = wire_tools(vendor, selection)
+    tools = [types.Tool.model_validate(t) for t in wire]
+    listed = types.ListToolsResult(tools=tools)
+    pipeline.allowed = {t["name"] for t in wire}
+
+    async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        return listed
+
+    async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
+        try:
+            result = await pipeline.call(params.name, params.arguments, context=ctx)
+        except UnknownToolError as exc:
+            raise MCPError(types.INVALID_PARAMS, f"{exc}; tools/list shows the tools this server offers") from None
+        if isinstance(result, ToolResult):
+            try:
+                return types.CallToolResult.model_validate(result.to_wire())
+            except Exception:
+                log.exception("could not encode the result of %s", params.name)
+                return types.CallToolResult(
+                    content=[types.TextContent(text=f"INTERNAL_ERROR: {params.name}: the result could not be encoded")],
+                    is_error=True,
+                )
+        return result
+
+    return Server(
+        f"ledgermcp-{vendor.name}",
+        version=__version__,
+        title=f"ledgermcp: {vendor.info.get('title') or vendor.name}" + (" (sandbox)" if sandbox else ""),
+        instructions=_instructions(vendor, sandbox),
+        on_list_tools=on_list_tools,
+        on_call_tool=on_call_tool,
+    )
+
+
+class App:
+    """A vendor's server together with what it owns: the pipeline, its HTTP client, the sandbox."""
+
+    def __init__(self, vendor: Vendor, server: Server[Any], pipeline: CallPipeline, sandbox: Any = None) -> None:
+        self.vendor = vendor
+        self.server = server
+        self.pipeline = pipeline
+        self.sandbox = sandbox
+
+    async def aclose(self) -> None:
+        await self.pipeline.upstream.aclose()
+
+
+def create_app(
+    vendor: Vendor,
+    *,
+    selection: Selection | None = None,
+    sandbox: bool = False,
+    environ: Mapping[str, str] | None = None,
+    client: Any = None,
+    settings: VendorSettings | None = None,
+) -> App:
+    """Wire settings, the HTTP seam (or the sandbox), the pipeline and the MCP server together.
+
+    `client`: any `httpx.AsyncClient` to send through (tests, the vendor HTTP stack)."""
+    env = os.environ if environ is None else environ
+    settings = settings or load_settings(vendor.info, env)
+    simulated = None
+    if client is None:
+        transport = None
+        if sandbox:
+            from ledgermcp.server.sandbox import SandboxVendor
+
+            simulated = SandboxVendor(vendor, base_url=settings.base_url,
+                                      journal=env.get("LEDGERMCP_SANDBOX_JOURNAL"))
+            transport = simulated.transport()
+        client = open_client(settings, transport=transport)
+    pipeline = CallPipeline(vendor, Upstream(client), settings=settings)
+    server = build_server(vendor, pipeline, selection=selection, sandbox=sandbox)
+    return App(vendor, server, pipeline, simulated)
+
+
+async def serve_stdio(app: App) -> None:
+    from mcp.server.stdio import stdio_server
+
+    try:
+        async with stdio_server() as (read_stream, write_stream):
+            await app.server.run(read_stream, write_stream, app.server.create_initialization_options())
+    finally:
+        await app.aclose()

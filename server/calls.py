@@ -1,0 +1,330 @@
+"""The tool-call pipeline: one explicit stage per concern, no `mcp` import.
+
+    resolve   tool name -> tool-table entry (unknown or hidden tools are refused)
+    validate  arguments against the tool's input schema (jsonschema); failures -> VALIDATION_ERROR,
+              nothing is sent
+    prepare   binding + arguments -> PreparedRequest (server/requests.py)
+    gate      ordered gates, each may stop the call with its own result (dry-run, approval, ...)
+              or let it pass; `before_send` hooks run after the gates (snapshots)
+    send      through an `Upstream`: a seam around any `httpx.AsyncClient`
+    render    2xx -> structuredContent / embedded resource; else a stable error code (server/errors.py)
+    observe   `after` hooks see every outcome (audit log)
+
+Every exception is caught at `CallPipeline.call`: a result never carries a traceback, and every
+message is scrubbed of the credentials the server knows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ledgermcp.server import errors, render
+from ledgermcp.server.catalog import Vendor
+from ledgermcp.server.errors import ToolFailure
+from ledgermcp.server.render import ToolResult
+from ledgermcp.server.requests import PreparedRequest, RequestBuildError, build_request
+from ledgermcp.server.settings import VendorSettings, credential_env_names, load_settings
+
+STAGES = ("resolve", "validate", "prepare", "gate", "send", "render", "observe")
+
+
+class UnknownToolError(LookupError):
+    """The name is not a tool this server offers (unknown, or hidden by the selection)."""
+
+
+@dataclass
+class Call:
+    """One tool call as it moves through the stages; gates and hooks read and annotate it."""
+
+    tool: dict[str, Any]
+    arguments: dict[str, Any]
+    request: PreparedRequest | None = None
+    context: Any = None  # the transport's request context (the MCP app passes its own), opaque here
+    extras: dict[str, Any] = field(default_factory=dict)  # gates leave notes here (snapshot id, ...)
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def name(self) -> str:
+        return str(self.tool["name"])
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.tool["annotations"].get("readOnlyHint"))
+
+
+# A gate returns None to let the call go on, or a result that ends it (a ToolResult, or any value
+# the transport layer knows how to send, e.g. a request for human input).
+Gate = Callable[[Call], Awaitable[Any]]
+Hook = Callable[[Call], Awaitable[None]]
+Observer = Callable[[Call, Any], Awaitable[None]]
+
+
+# --- validate -----------------------------------------------------------------------------
+
+_JSON_TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+                    dict: "object", type(None): "null"}
+_EXAMPLES = {"string": '"text"', "integer": "42", "number": "1.5", "boolean": "true", "array": "[...]",
+             "object": "{...}"}
+
+
+def _type_name(value: Any) -> str:
+    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _field_path(parts: Iterable[Any]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+class ArgumentValidator:
+    """Validators compiled once per tool; problems described as field + what is wrong + fix."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def _validator(self, tool: Mapping[str, Any]) -> Any:
+        name = str(tool["name"])
+        validator = self._cache.get(name)
+        if validator is None:
+            from jsonschema import Draft202012Validator  # import on first call, not at start-up
+
+            validator = Draft202012Validator(tool["input_schema"])
+            self._cache[name] = validator
+        return validator
+
+    def problems(self, tool: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[dict[str, str]]:
+        schema = tool["input_schema"]
+        props: Mapping[str, Any] = schema.get("properties") or {}
+        found: list[dict[str, str]] = []
+        unknown = [k for k in arguments if k not in props]
+        for key in unknown:
+            valid = ", ".join(sorted(props)[:40]) or "none"
+            found.append({"field": key, "problem": f"unknown argument '{key}'",
+                          "fix": f"remove it; this tool accepts: {valid}"})
+        for err in sorted(self._validator(tool).iter_errors(dict(arguments)), key=lambda e: list(map(str, e.path))):
+            if err.validator == "additionalProperties" and not err.path:
+                continue  # reported above, with the list of valid names
+            found.append(self._describe(err))
+            if len(found) >= 10:
+                break
+        return found
+
+    @staticmethod
+    def _describe(err: Any) -> dict[str, str]:
+        where = _field_path(err.absolute_path)
+        if err.validator == "required":
+            missing = [r for r in err.validator_value if isinstance(err.instance, dict) and r not in err.instance]
+            name = missing[0] if missing else str(err.validator_value)
+            full = f"{where}.{name}" if where else name
+            sub = (err.schema.get("properties") or {}).get(name) or {}
+            kind = sub.get("type")
+            return {"field": full, "problem": f"missing required argument '{full}'",
+                    "fix": f"add '{full}'" + (f" ({kind})" if isinstance(kind, str) else "")}
+        if err.validator == "type":
+            expected = err.validator_value
+            exp = " or ".join(expected) if isinstance(expected, list) else str(expected)
+            got = _type_name(err.instance)
+            fix = f"pass {exp}"
+            if exp == "string" and got in ("integer", "number"):
+                fix = f'pass it as a string: "{err.instance}"'
+            elif exp in ("integer", "number") and got == "string":
+                fix = "pass a JSON number without quotes"
+            elif isinstance(expected, str) and expected in _EXAMPLES:
+                fix = f"pass {exp}, e.g. {_EXAMPLES[expected]}"
+            return {"field": where or "(arguments)", "problem": f"'{where}' must be {exp}, got {got}",
+                    "fix": fix}
+        if err.validator == "enum":
+            options = ", ".join(repr(v) for v in err.validator_value[:30])
+            return {"field": where, "problem": f"'{where}' has a value that is not allowed",
+                    "fix": f"use one of: {options}"}
+        if err.validator == "additionalProperties":
+            return {"field": where, "problem": errors.scrub(err.message),
+                    "fix": "remove the properties the schema does not list"}
+        return {"field": where or "(arguments)", "problem": errors.scrub(f"'{where}': {err.message}"),
+                "fix": f"make '{where}' satisfy '{err.validator}: {err.validator_value}'"}
+
+
+def validation_failure(tool: Mapping[str, Any], problems: list[dict[str, str]]) -> ToolFailure:
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    fixes = "; ".join(f"{p['field']}: {p['fix']}" for p in problems)
+    return ToolFailure(
+        errors.VALIDATION_ERROR,
+        f"{tool['name']}: {first['problem']}{more}",
+        fixes,
+        details={"field": first["field"], "problems": problems},
+    )
+
+
+# --- send ---------------------------------------------------------------------------------
+
+
+class Upstream:
+    """The seam between the pipeline and the vendor: any `httpx.AsyncClient` (the vendor HTTP stack,
+    a plain client, or one over the sandbox's transport)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def send(self, request: PreparedRequest) -> Any:
+        return await self.client.send(request.build(self.client))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class BearerAuth(httpx.Auth):
+    """Adds `Authorization: Bearer` at send time, so prepared requests never hold the token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "BearerAuth([redacted])"
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
+def open_client(settings: VendorSettings, *, transport: Any = None, timeout: float = 30.0) -> Any:
+    """A plain `httpx.AsyncClient` for the vendor: base URL, timeouts, bearer token when one is set.
+
+    This is the single place to swap in the vendor HTTP stack (auth, retries, rate limits)."""
+    from ledgermcp import __version__
+
+    token = settings.credentials.get("access_token") or settings.credentials.get("api_key")
+    auth = BearerAuth(token) if token else None
+    return httpx.AsyncClient(
+        base_url=settings.base_url,
+        timeout=httpx.Timeout(timeout),
+        auth=auth,
+        transport=transport,
+        headers={"User-Agent": f"ledgermcp/{__version__}", "Accept": "application/json, */*;q=0.5"},
+        follow_redirects=False,
+    )
+
+
+# --- the pipeline -------------------------------------------------------------------------
+
+
+class CallPipeline:
+    def __init__(
+        self,
+        vendor: Vendor,
+        upstream: Upstream,
+        *,
+        settings: VendorSettings | None = None,
+        allowed: Iterable[str] | None = None,
+        gates: Iterable[Gate] = (),
+        before_send: Iterable[Hook] = (),
+        after: Iterable[Observer] = (),
+    ) -> None:
+        self.vendor = vendor
+        self.upstream = upstream
+        self.settings = settings or load_settings(vendor.info)
+        self.allowed = set(allowed) if allowed is not None else None
+        self.gates: list[Gate] = list(gates)
+        self.before_send: list[Hook] = list(before_send)
+        self.after: list[Observer] = list(after)
+        self.validator = ArgumentValidator()
+
+    # stages, each callable on its own -------------------------------------------------------
+
+    def resolve(self, name: str, arguments: Mapping[str, Any] | None, context: Any = None) -> Call:
+        if (self.allowed is not None and name not in self.allowed) or name not in self.vendor.by_name:
+            raise UnknownToolError(f"unknown tool {name!r}")
+        return Call(self.vendor.tool(name), dict(arguments or {}), context=context)
+
+    def validate(self, call: Call) -> None:
+        problems = self.validator.problems(call.tool, call.arguments)
+        if problems:
+            raise validation_failure(call.tool, problems)
+
+    def prepare(self, call: Call) -> PreparedRequest:
+        try:
+            call.request = build_request(call.tool, call.arguments)
+        except RequestBuildError as exc:
+            problem = {"field": exc.field, "problem": str(exc), "fix": exc.fix}
+            raise validation_failure(call.tool, [problem]) from None
+        return call.request
+
+    async def gate(self, call: Call) -> Any:
+        for gate in self.gates:
+            outcome = await gate(call)
+            if outcome is not None:
+                return outcome
+        for hook in self.before_send:
+            await hook(call)
+        return None
+
+    async def send(self, call: Call) -> Any:
+        assert call.request is not None
+        try:
+            return await self.upstream.send(call.request)
+        except ToolFailure:
+            raise
+        except Exception as exc:
+            # once send starts, bytes may have left: say so
+            raise errors.from_exception(exc, tool=call.tool, sent=True) from None
+
+    def render(self, call: Call, response: Any) -> ToolResult:
+        assert call.request is not None
+        status = int(response.status_code)
+        ctype = response.headers.get("content-type")
+        body = bytes(response.content)
+        if 200 <= status < 300:
+            uri = f"ledgermcp://{self.vendor.name}{call.request.path}"
+            return render.success(tool=call.name, status=status, content_type=ctype, body=body, uri=uri,
+                                  expected=list(call.tool["binding"].get("responses") or []))
+        secrets = self.settings.secret_values()
+        message = errors.vendor_message(body, render.media_type(ctype))
+        failure = errors.from_status(
+            status,
+            tool=call.tool,
+            vendor=self.vendor.name,
+            message=errors.scrub(message, secrets) if message else None,
+            path_values=call.request.path_values,
+            retry_after=response.headers.get("retry-after"),
+            credential_env=credential_env_names(self.vendor.info),
+            has_credentials=bool(self.settings.credentials),
+        )
+        return render.failure(failure)
+
+    # the whole run -------------------------------------------------------------------------
+
+    async def call(self, name: str, arguments: Mapping[str, Any] | None, context: Any = None) -> Any:
+        """Run every stage; returns a ToolResult (or a gate's own outcome). Raises only UnknownToolError."""
+        call = self.resolve(name, arguments, context)
+        result: Any
+        try:
+            self.validate(call)
+            self.prepare(call)
+            result = await self.gate(call)
+            if result is None:
+                response = await self.send(call)
+                result = self.render(call, response)
+        except ToolFailure as failure:
+            result = render.failure(self._scrubbed(failure))
+        except Exception as exc:  # the tool boundary: nothing escapes as a traceback
+            result = render.failure(errors.from_exception(exc, tool=call.tool, sent=False))
+        for observer in self.after:
+            try:
+                await observer(call, result)
+            except Exception:
+                pass
+        return result
+
+    def _scrubbed(self, failure: ToolFailure) -> ToolFailure:
+        secrets = self.settings.secret_values()
+        failure.message = errors.scrub(failure.message, secrets)
+        if failure.vendor_message:
+            failure.vendor_message = errors.scrub(failure.vendor_message, secrets)
+        return failure

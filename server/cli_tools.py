@@ -1,0 +1,66 @@
+"""`ledgermcp tools VENDOR`: show a vendor's tools (as tools/list would) or its environment variables."""
+
+from __future__ import annotations
+
+import argparse
+
+from ledgermcp.server.cli_options import add_selection_options, add_vendor_argument
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "tools",
+        help="list a vendor's tools, or the environment variables it reads",
+        description="Print VENDOR's tools: `--format json` is exactly the `tools` array of an MCP "
+        "tools/list; `--format table` shows name, group and hints. `--env` lists the environment "
+        "variables the server reads for this vendor instead.",
+    )
+    add_vendor_argument(parser)
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--env", action="store_true", help="list the environment variables the vendor accepts")
+    add_selection_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def _hint_flags(annotations: dict) -> str:  # type: ignore[type-arg]
+    names = (("readOnlyHint", "read-only"), ("destructiveHint", "destructive"),
+             ("idempotentHint", "idempotent"), ("openWorldHint", "open-world"))
+    return " ".join(label for key, label in names if annotations.get(key)) or "-"
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from ledgermcp.server.cli_options import load
+    from ledgermcp.server.toolspec import wire_tools
+
+    vendor, selection = load(args)
+    out = sys.stdout
+    if args.env:
+        from ledgermcp.server.settings import env_vars
+
+        rows = [{"name": v.name, "kind": v.kind, "purpose": v.purpose, "alias_of": v.alias_of}
+                for v in env_vars(vendor.info)]
+        if args.format == "json":
+            json.dump(rows, out, indent=2)
+            out.write("\n")
+        else:
+            width = max(len(r["name"]) for r in rows)
+            for r in rows:
+                extra = f" (alias of {r['alias_of']})" if r["alias_of"] else ""
+                out.write(f"{r['name']:<{width}}  {r['purpose']}{extra}\n")
+        return 0
+    tools = wire_tools(vendor, selection)
+    if args.format == "json":
+        json.dump(tools, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        return 0
+    groups = {t["name"]: t.get("group", "") for t in vendor.tools}
+    name_w = max([len(t["name"]) for t in tools] + [4])
+    group_w = max([len(groups[t["name"]]) for t in tools] + [5])
+    out.write(f"{'NAME':<{name_w}}  {'GROUP':<{group_w}}  HINTS\n")
+    for t in tools:
+        out.write(f"{t['name']:<{name_w}}  {groups[t['name']]:<{group_w}}  {_hint_flags(t['annotations'])}\n")
+    out.write(f"{len(tools)} tools\n")
+    return 0
