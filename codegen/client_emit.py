@@ -161,6 +161,12 @@ def prepare_for_client(spec: Mapping[str, Any]) -> tuple[dict[str, Any], list[Di
       annotations moved next to it.
     * `unsafe-schema-name` (INFO): component names outside `[A-Za-z0-9_-]` (e.g. `v1.Date`) are
       renamed (`v1_Date`) and every `$ref` follows; a clash gets a numeric suffix (WARNING).
+    * `invalid-schema-type` (WARNING): a schema `type` outside JSON Schema's list (e.g. `enum`)
+      is dropped; the generator rejects the whole document otherwise.
+    * `header-parameter-format` (INFO): a header parameter typed `date`/`date-time` (which the
+      generator refuses in headers) becomes a plain string; the caller formats the value.
+    * `schema-title-clash` (INFO): component schemas whose `title`s give the same class name (the
+      generator then drops all but one) lose the `title`; their class is named after the key.
     * `duplicate-operation-id` (ERROR) and `missing-operation-id` (ERROR) are reported, not fixed:
       the caller owns the names.
     """
@@ -169,7 +175,10 @@ def prepare_for_client(spec: Mapping[str, Any]) -> tuple[dict[str, Any], list[Di
     _fix_request_bodies(out, diags)
     _fix_responses(out, diags)
     _walk_schemas(out, "", diags)
+    _fix_schema_types(out, diags)
+    _fix_header_parameters(out, diags)
     _rename_unsafe_components(out, diags)
+    _drop_clashing_titles(out, diags)
     _check_operation_ids(out, diags)
     return out, diags
 
@@ -403,6 +412,116 @@ def _walk_schemas(node: Any, where: str, diags: list[Diagnostic]) -> None:
             _walk_schemas(value, f"{where}{_pointer(i)}", diags)
 
 
+_SCHEMA_TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object", "null"})
+_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf")
+_SUBSCHEMA_ONE = ("items", "not", "additionalProperties")
+
+
+def _schemas_in(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every schema object reachable from the places OpenAPI puts schemas (not examples)."""
+    stack: list[tuple[str, Any]] = []
+    components = spec.get("components") or {}
+    for name, schema in (components.get("schemas") or {}).items():
+        stack.append((_pointer("components", "schemas", name), schema))
+
+    def media_and_params(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                here = f"{where}{_pointer(key)}"
+                if key == "schema":
+                    stack.append((here, value))
+                elif key not in ("example", "examples"):
+                    media_and_params(value, here)
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                media_and_params(value, f"{where}{_pointer(i)}")
+
+    media_and_params(spec.get("paths") or {}, "/paths")
+    for section in ("parameters", "requestBodies", "responses", "headers"):
+        media_and_params(components.get(section) or {}, _pointer("components", section))
+    while stack:
+        where, schema = stack.pop()
+        if not isinstance(schema, dict):
+            continue
+        yield where, schema
+        for key in _SUBSCHEMA_LISTS:
+            for i, sub in enumerate(schema.get(key) or []):
+                stack.append((f"{where}/{key}/{i}", sub))
+        for key in _SUBSCHEMA_ONE:
+            if isinstance(schema.get(key), dict):
+                stack.append((f"{where}/{key}", schema[key]))
+        for name, sub in (schema.get("properties") or {}).items():
+            stack.append((f"{where}/properties{_pointer(name)}", sub))
+
+
+def _fix_schema_types(spec: dict[str, Any], diags: list[Diagnostic]) -> None:
+    for where, schema in _schemas_in(spec):
+        kind = schema.get("type")
+        if isinstance(kind, str) and kind not in _SCHEMA_TYPES:
+            del schema["type"]
+            diags.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "invalid-schema-type",
+                    f"schema type {kind!r} is not a JSON Schema type; dropped",
+                    where,
+                )
+            )
+
+
+def _fix_header_parameters(spec: dict[str, Any], diags: list[Diagnostic]) -> None:
+    params: list[tuple[str, Any]] = []
+    for method, path, op in _operations(spec):
+        params += [(_op_where(method, path), p) for p in op.get("parameters") or []]
+    for path, item in (spec.get("paths") or {}).items():
+        if isinstance(item, dict):
+            params += [(str(path), p) for p in item.get("parameters") or []]
+    for name, param in ((spec.get("components") or {}).get("parameters") or {}).items():
+        params.append((_pointer("components", "parameters", name), param))
+    for where, param in params:
+        if not (
+            isinstance(param, dict) and param.get("in") == "header" and isinstance(param.get("schema"), dict)
+        ):
+            continue
+        schema = param["schema"]
+        if schema.get("type") == "string" and schema.get("format") in ("date", "date-time"):
+            fmt = schema.pop("format")
+            diags.append(
+                Diagnostic(
+                    Severity.INFO,
+                    "header-parameter-format",
+                    f"header {param.get('name')!r} ({fmt}) passed as a string",
+                    where,
+                )
+            )
+
+
+def _drop_clashing_titles(spec: dict[str, Any], diags: list[Diagnostic]) -> None:
+    from openapi_python_client.strings import ClassName
+
+    schemas = (spec.get("components") or {}).get("schemas") or {}
+    prefix = str(CLIENT_CONFIG["field_prefix"])
+    by_class: dict[str, list[str]] = {}
+    for name, schema in schemas.items():
+        title = schema.get("title") if isinstance(schema, dict) else None
+        by_class.setdefault(ClassName(title if isinstance(title, str) else name, prefix), []).append(name)
+    for cls, names in by_class.items():
+        if len(names) < 2:
+            continue
+        for name in names:
+            if "title" in schemas[name]:
+                del schemas[name]["title"]
+                diags.append(
+                    Diagnostic(
+                        Severity.INFO,
+                        "schema-title-clash",
+                        f"title gives class {cls}, shared with {', '.join(n for n in names if n != name)}; "
+                        "class named after the component instead",
+                        _pointer("components", "schemas", name),
+                    )
+                )
+
+
 def _rename_unsafe_components(spec: dict[str, Any], diags: list[Diagnostic]) -> None:
     components = spec.get("components")
     if not isinstance(components, dict):
@@ -521,7 +640,7 @@ def _generator_diagnostics(errors: list[Any]) -> tuple[list[Diagnostic], set[str
                     )
                 )
             continue
-        schema = re.match(r"^Unable to process schema (\S+?):?$", header)
+        schema = re.match(r"^Unable to (?:process|parse) schema (\S+?):", header)
         if schema:
             diags.append(
                 Diagnostic(

@@ -376,3 +376,53 @@ def test_real_spec_gives_every_operation_a_typed_function(
     assert not [d.render() for d in diags if d.severity is Severity.ERROR]
     modules = [p for p in (out / "api").glob("*/*.py") if p.name != "__init__.py"]
     assert len(modules) == operations
+
+
+def test_prepare_fixes_types_header_dates_and_title_clashes() -> None:
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/c": {
+                "put": {
+                    "operationId": "update_contact",
+                    "tags": ["contacts"],
+                    "parameters": [
+                        {
+                            "name": "If-Modified-Since",
+                            "in": "header",
+                            "schema": {"type": "string", "format": "date-time"},
+                        }
+                    ],
+                    "requestBody": {
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Update"}}}
+                    },
+                    "responses": {"200": _json({"$ref": "#/components/schemas/Contact"})},
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                "Contact": {
+                    "title": "Contact model",
+                    "type": "object",
+                    "properties": {"lock": {"type": "enum"}},
+                },
+                "Update": {"title": "Contact model", "type": "object"},
+            }
+        },
+    }
+    prepared, diags = prepare_for_client(spec)
+    codes = _codes(diags)
+    assert codes == Counter(
+        {
+            ("WARNING", "invalid-schema-type"): 1,
+            ("INFO", "header-parameter-format"): 1,
+            ("INFO", "schema-title-clash"): 2,
+        }
+    )
+    schemas = prepared["components"]["schemas"]
+    assert schemas["Contact"]["properties"]["lock"] == {}
+    assert "title" not in schemas["Contact"] and "title" not in schemas["Update"]
+    assert prepared["paths"]["/c"]["put"]["parameters"][0]["schema"] == {"type": "string"}
+    assert prepare_for_client(prepared)[1] == []
