@@ -154,11 +154,10 @@ def name_from_path(method: str, path: str, *, strip_prefixes: list[str], has_chi
         return f"{METHOD_VERB.get(method, method.lower())}_root"
     last = statics[-1]
     action = split_action(segments[last]) if last > 0 and not has_children else None
-    if action is None and last > 0 and is_param(segments[last - 1]) and last == len(segments) - 1:
-        if method != "GET" and not has_children:
-            word = snake(segments[last])
-            verb, _, rest = word.partition("_")
-            action = (verb, rest)
+    trailing_after_id = last > 0 and is_param(segments[last - 1]) and last == len(segments) - 1
+    if action is None and trailing_after_id and method != "GET" and not has_children:
+        verb, _, rest = snake(segments[last]).partition("_")
+        action = (verb, rest)
     if action is not None:
         verb, rest = action
         nouns = _singular_all([snake(segments[i]) for i in statics[:-1]])
