@@ -12,7 +12,6 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
-
 from ledgermcp.server.http.auth import (
     ApiKeyAuth,
     BasicAuth,
@@ -34,7 +33,12 @@ VENDOR = {
         "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
         "oauth": {
             "type": "oauth2",
-            "flows": {"clientCredentials": {"tokenUrl": TOKEN_URL, "scopes": {"invoice": "Invoices", "contact": "Contacts"}}},
+            "flows": {
+                "clientCredentials": {
+                    "tokenUrl": TOKEN_URL,
+                    "scopes": {"invoice": "Invoices", "contact": "Contacts"},
+                }
+            },
         },
         "key": {"type": "apiKey", "in": "header", "name": "X-API-TOKEN"},
         "basic": {"type": "http", "scheme": "basic"},
@@ -122,7 +126,9 @@ def test_client_credentials_from_env_use_the_flow() -> None:
 def test_api_key_and_basic_from_env() -> None:
     key = auth_from_vendor(VENDOR, env={"FAKEVENDOR_KEY": "k-123456"})
     assert send(key).headers["X-API-TOKEN"] == "k-123456"
-    basic = auth_from_vendor(VENDOR, env={"LEDGERMCP_FAKEVENDOR_USERNAME": "alice", "LEDGERMCP_FAKEVENDOR_PASSWORD": "pw-1234"})
+    basic = auth_from_vendor(
+        VENDOR, env={"LEDGERMCP_FAKEVENDOR_USERNAME": "alice", "LEDGERMCP_FAKEVENDOR_PASSWORD": "pw-1234"}
+    )
     assert isinstance(basic, BasicAuth)
 
 
@@ -157,7 +163,12 @@ def test_accepted_env_vars_lists_what_the_schemes_need() -> None:
     assert listed["LEDGERMCP_FAKEVENDOR_CLIENT_SECRET"].secret
     assert not listed["LEDGERMCP_FAKEVENDOR_CLIENT_ID"].secret
     basic_only = {"name": "fortnoxish", "security_schemes": {"basic": {"type": "http", "scheme": "basic"}}}
-    assert [v.kind for v in accepted_env_vars(basic_only)] == ["username", "password", "base_url", "timeout_ms"]
+    assert [v.kind for v in accepted_env_vars(basic_only)] == [
+        "username",
+        "password",
+        "base_url",
+        "timeout_ms",
+    ]
 
 
 # ---------------------------------------------------------------------------- client credentials
@@ -231,7 +242,9 @@ def test_client_credentials_token_fetched_once_for_20_threads() -> None:
     server = TokenServer()
     auth = ClientCredentialsAuth(TOKEN_URL, "client-1", "cs-987654")
     with httpx.Client(transport=httpx.MockTransport(server.sync_handler), auth=auth) as client:
-        threads = [threading.Thread(target=client.get, args=("https://api.example.test/v2/x",)) for _ in range(20)]
+        threads = [
+            threading.Thread(target=client.get, args=("https://api.example.test/v2/x",)) for _ in range(20)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -279,7 +292,9 @@ def test_rejected_cached_token_is_replaced_once() -> None:
 
 
 @pytest.mark.anyio
-async def test_token_endpoint_refusal_is_unauthorized_without_secrets(caplog: pytest.LogCaptureFixture) -> None:
+async def test_token_endpoint_refusal_is_unauthorized_without_secrets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG)
 
     def handler(request: httpx.Request) -> httpx.Response:

@@ -11,7 +11,6 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ledgermcp.server.http.errors import RATE_LIMIT_WAIT_KEY
 from ledgermcp.server.http.ratelimit import (
     AsyncRateLimitTransport,
@@ -27,7 +26,12 @@ FORTNOX_LIKE = {
 }
 SMALLINVOICE_LIKE = {
     "name": "fakesmallinvoice",
-    "rate_limit": {"requests": 360, "per_seconds": 60, "remaining_header": "X-Rate-Limit-Remaining", "warn_below": 30},
+    "rate_limit": {
+        "requests": 360,
+        "per_seconds": 60,
+        "remaining_header": "X-Rate-Limit-Remaining",
+        "warn_below": 30,
+    },
 }
 
 
@@ -112,7 +116,9 @@ def test_sync_transport_queues_and_records_the_wait() -> None:
         return httpx.Response(200)
 
     window = SlidingWindow(25, 5.0, clock=clock)
-    with httpx.Client(transport=RateLimitTransport(httpx.MockTransport(handler), window, sleep=clock.sleep)) as client:
+    with httpx.Client(
+        transport=RateLimitTransport(httpx.MockTransport(handler), window, sleep=clock.sleep)
+    ) as client:
         for _ in range(60):
             assert client.get("https://api.example.test/3/customers").status_code == 200
     assert max_in_any_window(sent, 5.0) == 25

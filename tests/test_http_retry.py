@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 
 import anyio.lowlevel
@@ -9,7 +10,6 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ledgermcp.server.http.errors import RETRIES_KEY, Code, classify_exception, classify_rate_limited
 from ledgermcp.server.http.retry import AsyncRetryTransport, RetryPolicy, RetryTransport, decide
 
@@ -52,21 +52,33 @@ def scripted(outcomes: list[int | type[Exception]], calls: list[httpx.Request]):
 
 def sync_client(handler, clock: FakeClock, policy: RetryPolicy | None = None) -> httpx.Client:
     transport = RetryTransport(
-        httpx.MockTransport(handler), policy, clock=clock, sleep=clock.sleep, wall_clock=clock, jitter=lambda: 0.5
+        httpx.MockTransport(handler),
+        policy,
+        clock=clock,
+        sleep=clock.sleep,
+        wall_clock=clock,
+        jitter=lambda: 0.5,
     )
     return httpx.Client(transport=transport, base_url="https://api.example.test")
 
 
 def async_client(handler, clock: FakeClock, policy: RetryPolicy | None = None) -> httpx.AsyncClient:
     transport = AsyncRetryTransport(
-        httpx.MockTransport(handler), policy, clock=clock, sleep=clock.asleep, wall_clock=clock, jitter=lambda: 0.5
+        httpx.MockTransport(handler),
+        policy,
+        clock=clock,
+        sleep=clock.asleep,
+        wall_clock=clock,
+        jitter=lambda: 0.5,
     )
     return httpx.AsyncClient(transport=transport, base_url="https://api.example.test")
 
 
 # ---------------------------------------------------------------------------- decide()
 
-POLICY = RetryPolicy(max_attempts=4, base_backoff=0.5, max_backoff=8.0, max_retry_after=30.0, max_elapsed=60.0)
+POLICY = RetryPolicy(
+    max_attempts=4, base_backoff=0.5, max_backoff=8.0, max_retry_after=30.0, max_elapsed=60.0
+)
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"])
@@ -96,7 +108,8 @@ def test_connect_errors_are_retried_for_every_method(method: str, error: type[Ex
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 @pytest.mark.parametrize(
-    "error", [httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadTimeout, httpx.PoolTimeout]
+    "error",
+    [httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadTimeout, httpx.PoolTimeout],
 )
 def test_errors_after_connecting_are_not_retried(method: str, error: type[Exception]) -> None:
     assert not decide(method=method, attempt=1, elapsed=0, policy=POLICY, error=error("x")).retry
@@ -110,7 +123,10 @@ def test_retry_after_seconds_and_http_date() -> None:
     dated = decide(method="GET", attempt=1, elapsed=0, policy=POLICY, status=503, retry_after=date, now=now)
     assert dated.retry and dated.delay == pytest.approx(7.0)
     past = email.utils.formatdate(now - 100, usegmt=True)
-    assert decide(method="GET", attempt=1, elapsed=0, policy=POLICY, status=503, retry_after=past, now=now).delay == 0
+    assert (
+        decide(method="GET", attempt=1, elapsed=0, policy=POLICY, status=503, retry_after=past, now=now).delay
+        == 0
+    )
 
 
 def test_retry_after_beyond_the_cap_is_handed_back() -> None:
@@ -127,9 +143,14 @@ def test_garbage_retry_after_falls_back_to_backoff() -> None:
 
 def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
     policy = RetryPolicy(max_attempts=20, base_backoff=0.5, max_backoff=8.0, max_elapsed=1e9)
-    top = [decide(method="GET", attempt=n, elapsed=0, policy=policy, status=503, jitter=lambda: 1.0).delay for n in range(1, 8)]
+    top = [
+        decide(method="GET", attempt=n, elapsed=0, policy=policy, status=503, jitter=lambda: 1.0).delay
+        for n in range(1, 8)
+    ]
     assert top == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
-    assert decide(method="GET", attempt=3, elapsed=0, policy=policy, status=503, jitter=lambda: 0.0).delay == 0.0
+    assert (
+        decide(method="GET", attempt=3, elapsed=0, policy=policy, status=503, jitter=lambda: 0.0).delay == 0.0
+    )
 
 
 def test_attempt_and_time_bounds() -> None:
@@ -203,7 +224,10 @@ async def test_post_dying_after_send_is_not_retried_and_warns_the_write_may_have
 
 def test_post_read_timeout_is_a_timeout_that_may_have_been_applied() -> None:
     clock, calls = FakeClock(), []
-    with sync_client(scripted([httpx.ReadTimeout], calls), clock) as client, pytest.raises(httpx.ReadTimeout) as caught:
+    with (
+        sync_client(scripted([httpx.ReadTimeout], calls), clock) as client,
+        pytest.raises(httpx.ReadTimeout) as caught,
+    ):
         client.post("/invoices", json={})
     failure = classify_exception(caught.value)
     assert failure.code is Code.TIMEOUT and failure.may_have_been_sent
@@ -227,7 +251,10 @@ def test_post_503_is_handed_back_unretried() -> None:
 
 def test_get_that_never_connects_reports_network_error_without_write_warning() -> None:
     clock, calls = FakeClock(), []
-    with sync_client(scripted([httpx.ConnectError], calls), clock) as client, pytest.raises(httpx.ConnectError) as caught:
+    with (
+        sync_client(scripted([httpx.ConnectError], calls), clock) as client,
+        pytest.raises(httpx.ConnectError) as caught,
+    ):
         client.get("/invoices")
     failure = classify_exception(caught.value)
     assert failure.code is Code.NETWORK_ERROR and not failure.may_have_been_sent
@@ -259,18 +286,20 @@ def test_streamed_put_body_is_not_resent() -> None:
 @given(
     max_attempts=st.integers(min_value=1, max_value=6),
     outcomes=st.lists(
-        st.sampled_from([200, 408, 429, 500, 503, 404, httpx.ConnectError, httpx.ReadError]), min_size=1, max_size=10
+        st.sampled_from([200, 408, 429, 500, 503, 404, httpx.ConnectError, httpx.ReadError]),
+        min_size=1,
+        max_size=10,
     ),
     method=st.sampled_from(["GET", "PUT", "DELETE", "POST", "PATCH"]),
 )
 def test_attempts_never_exceed_the_bound(max_attempts: int, outcomes: list, method: str) -> None:
     policy = RetryPolicy(max_attempts=max_attempts, max_elapsed=30.0)
     clock, calls = FakeClock(), []
-    with sync_client(scripted(outcomes, calls), clock, policy) as client:
-        try:
-            client.request(method, "/x", json={"a": 1})
-        except httpx.TransportError:
-            pass
+    with (
+        sync_client(scripted(outcomes, calls), clock, policy) as client,
+        contextlib.suppress(httpx.TransportError),
+    ):
+        client.request(method, "/x", json={"a": 1})
     assert 1 <= len(calls) <= max_attempts
     assert sum(clock.sleeps) <= policy.max_elapsed
     if method in ("POST", "PATCH"):

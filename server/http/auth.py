@@ -11,7 +11,7 @@ Refresh-token rotation is not done here: a client builder accepts any `httpx.Aut
 OAuth2 flow with rotation is passed in from outside. Every credential read is registered with
 `redact`, and no `repr` here shows one.
 
-The overlay (`VENDOR["auth"]`) may set `token_url`, `scopes` (list), `token_body` ("form", the
+The overlay (`VENDOR["auth"]`) may set `token_url`, `scopes` (list), `token_request` ("form", the
 OAuth2 default, or "json") and `client_auth` ("body" or "basic") for the client-credentials flow.
 """
 
@@ -28,7 +28,6 @@ from typing import Any
 
 import anyio
 import httpx
-
 from ledgermcp.server.http.env import env_names, env_value
 from ledgermcp.server.http.errors import TokenRequestError
 from ledgermcp.server.http.redact import install_log_redaction, register_secrets
@@ -320,7 +319,9 @@ def accepted_env_vars(vendor_info: Mapping[str, Any]) -> list[EnvVar]:
         if _is_basic(scheme):
             kinds.setdefault("username", _DESCRIPTIONS["username"])
             kinds.setdefault("password", _DESCRIPTIONS["password"])
-    kinds["base_url"] = _DESCRIPTIONS["base_url"].format(base_url=vendor_info.get("base_url", "from the spec"))
+    kinds["base_url"] = _DESCRIPTIONS["base_url"].format(
+        base_url=vendor_info.get("base_url", "from the spec")
+    )
     kinds["timeout_ms"] = _DESCRIPTIONS["timeout_ms"]
     result = []
     for kind, description in kinds.items():
@@ -347,7 +348,10 @@ def auth_from_vendor(
         return value
 
     # read every credential first so that all of them are masked, whichever is used
-    creds = {kind: get(kind) for kind in ("access_token", "client_id", "client_secret", "api_key", "username", "password")}
+    creds = {
+        kind: get(kind)
+        for kind in ("access_token", "client_id", "client_secret", "api_key", "username", "password")
+    }
 
     if creds["access_token"] and any(_is_bearer_like(s) for _, s in schemes):
         return BearerAuth(creds["access_token"])
@@ -372,7 +376,7 @@ def auth_from_vendor(
                 creds["client_id"],
                 creds["client_secret"],
                 scopes=scopes,
-                token_body=str(overlay.get("token_body", "form")),
+                token_body=str(overlay.get("token_request", "form")),
                 client_auth=str(overlay.get("client_auth", "body")),
                 clock=clock,
             )
@@ -380,7 +384,9 @@ def auth_from_vendor(
     if creds["api_key"]:
         for _, scheme in schemes:
             if scheme.get("type") == "apiKey" and scheme.get("name"):
-                return ApiKeyAuth(str(scheme["name"]), creds["api_key"], location=str(scheme.get("in", "header")))
+                return ApiKeyAuth(
+                    str(scheme["name"]), creds["api_key"], location=str(scheme.get("in", "header"))
+                )
 
     if creds["username"] and creds["password"] and any(_is_basic(s) for _, s in schemes):
         return BasicAuth(creds["username"], creds["password"])

@@ -28,7 +28,6 @@ from typing import Any
 
 import anyio
 import httpx
-
 from ledgermcp.server.http.errors import RATE_LIMIT_WAIT_KEY
 
 logger = logging.getLogger("ledgermcp.http.ratelimit")

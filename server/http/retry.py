@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import anyio
 import httpx
-
 from ledgermcp.server.http.errors import IDEMPOTENT_METHODS, RETRIES_KEY, may_have_left, parse_retry_after
 
 logger = logging.getLogger("ledgermcp.http.retry")
@@ -122,7 +121,7 @@ def _replayable(request: httpx.Request) -> bool:
 def _record(request: httpx.Request, response: httpx.Response | None, retries: int) -> None:
     request.extensions[RETRIES_KEY] = retries
     if response is not None:
-        response.extensions[RETRIES_KEY] = retries  # type: ignore[index]
+        response.extensions[RETRIES_KEY] = retries
 
 
 def _note_write_risk(exc: BaseException, request: httpx.Request) -> None:
