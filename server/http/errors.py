@@ -52,12 +52,6 @@ class StackError(Exception):
         self.hint = redact(hint)
 
 
-class MissingCredentialsError(StackError):
-    """The vendor's security schemes need credentials that the environment does not provide."""
-
-    code = Code.UNAUTHORIZED
-
-
 class TokenRequestError(StackError):
     """The OAuth2 token endpoint refused or answered something unusable."""
 

@@ -1,10 +1,12 @@
 """Retries as a transport wrapper; every decision is made by the pure function `decide`.
 
 Rules:
-- only idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE) are re-sent after a response or after
-  an error that may have come after the request left; a POST or PATCH is re-sent only when the
-  error proves nothing left (a connect error);
 - only connect errors, 408, 429 and 5xx are retried;
+- a retryable status is retried only for idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE) with
+  a body that can be sent again; a POST or PATCH is never re-sent once its bytes may have left;
+- a connect error proves nothing left, so it is retried for every method, POST included; any
+  other transport error (read/write error, dropped connection, timeout) is raised at once, with a
+  note on writes that the change may have happened (`errors.classify_exception` reports it);
 - `Retry-After` (seconds or an HTTP date) is honoured when it is within `max_retry_after`; a longer
   wait is not attempted and the response goes back to the caller (RATE_LIMITED with the wait);
 - otherwise exponential backoff with full jitter, capped at `max_backoff`;
