@@ -25,6 +25,11 @@ subpackages = find_packages(include=[f"{name}*" for name in MAPPED])
 setup(
     packages=["ledgermcp", *(f"ledgermcp.{p}" for p in subpackages)],
     package_dir={"ledgermcp": "."},
-    package_data={"ledgermcp.codegen": ["templates/*.jinja", "py.typed"], "ledgermcp.server": ["py.typed"], "ledgermcp.generated": ["*/py.typed", "*/client/py.typed", "*/*.json"]},
+    package_data={
+        "ledgermcp": ["py.typed"],
+        "ledgermcp.codegen": ["templates/*.jinja", "py.typed"],
+        "ledgermcp.server": ["py.typed"],
+        "ledgermcp.generated": ["*/*.json", "*/client/py.typed"],
+    },
     cmdclass={"build_py": BuildPy},
 )

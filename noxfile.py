@@ -1,0 +1,55 @@
+"""Developer and CI tasks. `nox -l` lists them; CI runs .ci/run, which calls these."""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["lint", "regen_check", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+PYTHON = "3.11"
+SPEC_DIR_DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared", "specs")
+
+
+def _spec_env() -> dict[str, str]:
+    return {"LEDGERMCP_SPEC_DIR": os.environ.get("LEDGERMCP_SPEC_DIR", SPEC_DIR_DEFAULT)}
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The test suite (what the README's test command runs)."""
+    session.install("-e", ".[test,codegen]")
+    session.run("pytest", *session.posargs, env=_spec_env())
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff on the hand-written code (generated/ is excluded in pyproject.toml), and import rules."""
+    session.install("ruff==0.17.6", "import-linter>=2.1", "-e", ".")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the generated typed clients, checked as installed (not editable)."""
+    session.install("mypy==2.4.1", "types-python-dateutil", ".")
+    vendors = session.posargs or ["fortnox", "smallinvoice"]
+    for vendor in vendors:
+        session.run("mypy", "--strict", "--no-incremental", "-p", f"ledgermcp.generated.{vendor}.client")
+
+
+@nox.session(python=PYTHON)
+def regen(session: nox.Session) -> None:
+    """Regenerate generated/ for every vendor (or the ones named) and show the tool-surface change."""
+    session.install("-e", ".[codegen]")
+    session.run("ledgermcp", "generate", *(session.posargs or ["all"]), env=_spec_env())
+
+
+@nox.session(python=PYTHON)
+def regen_check(session: nox.Session) -> None:
+    """Fail when generated/ differs from what the generator writes now (nothing is written)."""
+    session.install("-e", ".[codegen]")
+    session.run("ledgermcp", "generate", "all", "--check", env=_spec_env())
