@@ -16,6 +16,7 @@ VERB_MODULES = [
     "codegen.cli_verbs",
     "server.cli_serve",
     "server.cli_tools",
+    "server.cli_auth",
 ]
 
 

@@ -333,6 +333,31 @@ class RotatingTokenAuth(httpx.Auth):
             protocol.close()
 
     # -- helpers for callers ---------------------------------------------------------------------
+    def token(self, client: httpx.Client, *, force: bool = False) -> TokenRecord:
+        """A valid token record now, renewing it through `client` if needed (or if `force`):
+        the same protocol as the request flow, without an API request."""
+        protocol = self._renew(self._cached.access_token if force and self._cached else None)
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    step = protocol.throw(error) if error is not None else protocol.send(value)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                value, error = None, None
+                try:
+                    if isinstance(step, _Send):
+                        value = client.send(step.request)
+                    elif isinstance(step, _Read):
+                        step.response.read()
+                    else:
+                        value = step.fn(*step.args)
+                except Exception as exc:
+                    error = exc
+        finally:
+            protocol.close()
+
     def redact(self, text: str) -> str:
         return redact(text, self._secrets())
 
