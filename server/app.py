@@ -116,7 +116,7 @@ def create_app(
             simulated = SandboxVendor(vendor, base_url=settings.base_url,
                                       journal=env.get("LEDGERMCP_SANDBOX_JOURNAL"))
             transport = simulated.transport()
-        client = open_client(settings, transport=transport)
+        client = open_client(vendor.info, settings, env=env, transport=transport)
     pipeline = CallPipeline(vendor, Upstream(client), settings=settings)
     server = build_server(vendor, pipeline, selection=selection, sandbox=sandbox)
     return App(vendor, server, pipeline, simulated)

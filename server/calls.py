@@ -16,6 +16,7 @@ message is scrubbed of the credentials the server knows.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -194,22 +195,52 @@ class BearerAuth(httpx.Auth):
         yield request
 
 
-def open_client(settings: VendorSettings, *, transport: Any = None, timeout: float = 30.0) -> Any:
-    """A plain `httpx.AsyncClient` for the vendor: base URL, timeouts, bearer token when one is set.
+def open_client(
+    vendor_info: Mapping[str, Any],
+    settings: VendorSettings,
+    *,
+    env: Mapping[str, str] | None = None,
+    transport: Any = None,
+    timeout: float = 30.0,
+) -> httpx.AsyncClient:
+    """The vendor's `httpx.AsyncClient`: the single place where the HTTP stack is chosen.
 
-    This is the single place to swap in the vendor HTTP stack (auth, retries, rate limits)."""
+    Normally the vendor HTTP stack (`ledgermcp.server.http.client.build_async_client`: auth from
+    the environment, retries, rate limit). With a `transport` (the sandbox, tests) a plain client
+    with the base URL and a timeout, and a bearer token only when one is configured."""
+    if transport is None:
+        from ledgermcp.server.http.client import build_async_client
+
+        return build_async_client(vendor_info, base_url=settings.base_url,
+                                  env=os.environ if env is None else env)
     from ledgermcp import __version__
 
-    token = settings.credentials.get("access_token") or settings.credentials.get("api_key")
-    auth = BearerAuth(token) if token else None
+    token = settings.credentials.get("access_token")
     return httpx.AsyncClient(
         base_url=settings.base_url,
         timeout=httpx.Timeout(timeout),
-        auth=auth,
+        auth=BearerAuth(token) if token else None,
         transport=transport,
-        headers={"User-Agent": f"ledgermcp/{__version__}", "Accept": "application/json, */*;q=0.5"},
+        headers={"User-Agent": f"ledgermcp/{__version__}"},
         follow_redirects=False,
     )
+
+
+def failure_from_exception(exc: BaseException, tool: Mapping[str, Any]) -> ToolFailure:
+    """A send-time exception as a ToolFailure, using the HTTP stack's own classification."""
+    from ledgermcp.server.http.errors import StackError, classify_exception
+
+    if not isinstance(exc, (httpx.HTTPError, StackError)):
+        return errors.from_exception(exc, tool=tool, sent=True)
+    f = classify_exception(exc)
+    code = str(f.code)
+    if code == "CONFIG_ERROR":
+        code = errors.NETWORK_ERROR if isinstance(exc, httpx.HTTPError) else errors.UNAUTHORIZED
+    details: dict[str, Any] = {"retries": f.retries} if f.retries else {}
+    if f.retry_after is not None:
+        details["retry_after_seconds"] = f.retry_after
+    sent = bool(f.may_have_been_sent) or not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+    return ToolFailure(code, f"{tool.get('name')}: {f.message}", f.hint, sent=sent, details=details)
 
 
 # --- the pipeline -------------------------------------------------------------------------
@@ -272,8 +303,7 @@ class CallPipeline:
         except ToolFailure:
             raise
         except Exception as exc:
-            # once send starts, bytes may have left: say so
-            raise errors.from_exception(exc, tool=call.tool, sent=True) from None
+            raise failure_from_exception(exc, call.tool) from None
 
     def render(self, call: Call, response: Any) -> ToolResult:
         assert call.request is not None

@@ -25,7 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _hint_flags(annotations: dict) -> str:  # type: ignore[type-arg]
     names = (("readOnlyHint", "read-only"), ("destructiveHint", "destructive"),
              ("idempotentHint", "idempotent"), ("openWorldHint", "open-world"))
-    return " ".join(label for key, label in names if annotations.get(key)) or "-"
+    flags = [label for key, label in names if annotations.get(key)]
+    if not annotations.get("readOnlyHint") and not annotations.get("destructiveHint"):
+        flags.insert(0, "additive")
+    return " ".join(flags)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,10 +41,9 @@ def run(args: argparse.Namespace) -> int:
     vendor, selection = load(args)
     out = sys.stdout
     if args.env:
-        from ledgermcp.server.settings import env_vars
+        from ledgermcp.server.settings import env_table
 
-        rows = [{"name": v.name, "kind": v.kind, "purpose": v.purpose, "alias_of": v.alias_of}
-                for v in env_vars(vendor.info)]
+        rows = env_table(vendor.info)
         if args.format == "json":
             json.dump(rows, out, indent=2)
             out.write("\n")

@@ -84,6 +84,9 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[redacted]")
+    from ledgermcp.server.http.redact import redact  # every credential the HTTP stack has read
+
+    text = redact(text)
     text = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)} [redacted]", text)
     text = _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
     if len(text) > MAX_MESSAGE:

@@ -1,31 +1,22 @@
 """Per-vendor run-time configuration read from the environment (no `mcp`, no network).
 
-`LEDGERMCP_<VENDOR>_BASE_URL` overrides the vendor's base URL; credentials come from
-`LEDGERMCP_<VENDOR>_ACCESS_TOKEN` / `LEDGERMCP_<VENDOR>_API_KEY` or the vendor-familiar aliases
-listed in `VENDOR["env_aliases"]`. The first variable that is set wins, prefixed names first.
+The names come from the vendor HTTP stack (`ledgermcp.server.http.auth.accepted_env_vars`):
+`LEDGERMCP_<VENDOR>_BASE_URL` overrides the base URL; credentials come from
+`LEDGERMCP_<VENDOR>_ACCESS_TOKEN` / `_API_KEY` / ... or the vendor-familiar aliases listed in
+`VENDOR["env_aliases"]`. The project's own name wins over an alias.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# credential kinds every vendor accepts under its own prefix, with what they are for
-CREDENTIAL_KINDS: dict[str, str] = {
-    "access_token": "OAuth access token / bearer token sent as `Authorization: Bearer ...`",
-    "api_key": "API key",
-}
+from ledgermcp.server.http.auth import accepted_env_vars
+from ledgermcp.server.http.env import env_names, env_value
 
-
-@dataclass(frozen=True)
-class EnvVar:
-    name: str
-    kind: str  # base_url, access_token, api_key, or an alias key from VENDOR["env_aliases"]
-    purpose: str
-    alias_of: str | None = None  # the prefixed variable this one stands in for
+CREDENTIAL_KINDS = ("access_token", "api_key", "client_id", "client_secret", "username", "password")
 
 
 @dataclass(frozen=True)
@@ -33,48 +24,32 @@ class VendorSettings:
     vendor: str
     base_url: str
     credentials: dict[str, str] = field(default_factory=dict, repr=False)
-    credential_sources: dict[str, str] = field(default_factory=dict)  # kind -> env var that set it
 
     def secret_values(self) -> list[str]:
         """Every credential value, for redaction."""
         return [v for v in self.credentials.values() if v]
 
 
-def _resolve_server_variables(url: str) -> str:
-    # a URL template left with `{server}`-style variables has no usable default here
-    return re.sub(r"\{[^}]*\}", "", url) if "{" in url else url
+def env_table(info: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The variables the vendor accepts, one row per name (aliases included)."""
+    rows = []
+    for var in accepted_env_vars(info):
+        rows.append({"name": var.name, "kind": var.kind, "secret": var.secret, "purpose": var.description,
+                     "alias_of": None})
+        for alias in var.aliases:
+            rows.append({"name": alias, "kind": var.kind, "secret": var.secret, "purpose": var.description,
+                         "alias_of": var.name})
+    return rows
 
 
-def env_vars(info: Mapping[str, Any]) -> list[EnvVar]:
-    """The environment variables a vendor accepts, in the order they are looked up."""
-    prefix = str(info["env_prefix"])
-    out = [EnvVar(f"{prefix}_BASE_URL", "base_url", f"override the base URL (default {info.get('base_url')})")]
-    aliases: Mapping[str, list[str]] = info.get("env_aliases") or {}
-    kinds = list(CREDENTIAL_KINDS) + [k for k in aliases if k not in CREDENTIAL_KINDS]
-    for kind in kinds:
-        purpose = CREDENTIAL_KINDS.get(kind, kind.replace("_", " "))
-        prefixed = f"{prefix}_{kind.upper()}"
-        out.append(EnvVar(prefixed, kind, purpose))
-        for alias in aliases.get(kind, []):
-            out.append(EnvVar(alias, kind, purpose, alias_of=prefixed))
-    return out
-
-
-def credential_env_names(info: Mapping[str, Any], kind: str | None = None) -> list[str]:
-    return [v.name for v in env_vars(info) if v.kind != "base_url" and (kind is None or v.kind == kind)]
+def credential_env_names(info: Mapping[str, Any]) -> list[str]:
+    """Names that provide credentials for this vendor, for the UNAUTHORIZED hint."""
+    names = [r["name"] for r in env_table(info) if r["secret"] and r["kind"] in CREDENTIAL_KINDS]
+    return names or env_names(info, "access_token")
 
 
 def load_settings(info: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> VendorSettings:
     env = os.environ if environ is None else environ
-    prefix = str(info["env_prefix"])
-    base_url = env.get(f"{prefix}_BASE_URL") or _resolve_server_variables(str(info.get("base_url") or ""))
-    credentials: dict[str, str] = {}
-    sources: dict[str, str] = {}
-    for var in env_vars(info):
-        if var.kind == "base_url" or var.kind in credentials:
-            continue
-        value = env.get(var.name)
-        if value:
-            credentials[var.kind] = value
-            sources[var.kind] = var.name
-    return VendorSettings(str(info["name"]), base_url.rstrip("/"), credentials, sources)
+    base_url = env_value(info, "base_url", env) or str(info.get("base_url") or "")
+    credentials = {k: v for k in CREDENTIAL_KINDS if (v := env_value(info, k, env))}
+    return VendorSettings(str(info["name"]), base_url.rstrip("/"), credentials)
