@@ -6,7 +6,7 @@ import os
 
 import nox
 
-nox.options.sessions = ["lint", "regen_check", "tests"]
+nox.options.sessions = ["lint", "typecheck", "regen_check", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 PYTHON = "3.11"
 SPEC_DIR_DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared", "specs")
