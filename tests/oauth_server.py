@@ -68,7 +68,7 @@ class OAuthTestServer:
         self._chains = 0
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -277,6 +277,74 @@ def vendor_info(server_url: str, style: str = "json", name: str = "testvendor") 
             "probe_path": "/ping",
         },
     }
+
+
+def vendor_tools() -> list[dict[str, Any]]:
+    """Two tools as the table would carry them (the probe and their scopes)."""
+    return [
+        {
+            "name": "list_invoices",
+            "scopes": ["invoice"],
+            "annotations": {"readOnlyHint": True},
+            "binding": {"method": "GET", "path": "/ping", "params": []},
+            "input_schema": {"type": "object", "properties": {}},
+        },
+        {
+            "name": "list_customers",
+            "scopes": ["customer"],
+            "annotations": {"readOnlyHint": True},
+            "binding": {"method": "GET", "path": "/ping", "params": []},
+            "input_schema": {"type": "object", "properties": {}},
+        },
+    ]
+
+
+def client_env(prefix: str = "LEDGERMCP_TESTVENDOR") -> dict[str, str]:
+    return {f"{prefix}_CLIENT_ID": CLIENT_ID, f"{prefix}_CLIENT_SECRET": CLIENT_SECRET}
+
+
+def seed_store(store: Any, settings: Any, refresh_token: str, env: Any = None) -> Any:
+    """Store a fresh chain as `ledgermcp login` would."""
+    from ledgermcp.server.oauth.login import store_login
+    from ledgermcp.server.oauth.tokens import TokenRecord
+
+    record = TokenRecord(refresh_token=refresh_token, origin="authorization_code", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    return store_login(settings, store, record, env)
+
+
+class RedisServer:
+    """A throwaway redis-server on a unix socket (no TCP port to collide on)."""
+
+    def __init__(self, directory: str) -> None:
+        import os
+        import shutil
+        import subprocess
+
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        self.socket = os.path.join(directory, "redis.sock")
+        self.proc = subprocess.Popen(
+            [exe, "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", directory],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.socket):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.02)
+        self.url = f"unix://{self.socket}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
 
 
 # -- child process ------------------------------------------------------------------------------

@@ -467,7 +467,7 @@ class RedisStore(TokenStore):
                     f"{self.lock_ttl_ms / 1000:.0f}s",
                 )
             time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 0.1)
+            delay = min(delay * 2, 0.03)
 
     def _keep_alive(self, lease: Lease, lock_key: str, value: str, stop: threading.Event) -> None:
         interval = self.lock_ttl_ms / 3000
