@@ -30,8 +30,10 @@ log = logging.getLogger("ledgermcp.server")
 
 def _instructions(vendor: Vendor, sandbox: bool) -> str:
     title = vendor.info.get("title") or vendor.name
-    text = (f"Tools for the {title} API. Each tool is one API operation; arguments are checked "
-            "before anything is sent, and failures carry a code and a hint.")
+    text = (
+        f"Tools for the {title} API. Each tool is one API operation; arguments are checked "
+        "before anything is sent, and failures carry a code and a hint."
+    )
     if sandbox:
         text += " SANDBOX: answers come from an in-memory simulation; no real account is touched."
     return text
@@ -58,14 +60,20 @@ def build_server(
         try:
             result = await pipeline.call(params.name, params.arguments, context=ctx)
         except UnknownToolError as exc:
-            raise MCPError(types.INVALID_PARAMS, f"{exc}; tools/list shows the tools this server offers") from None
+            raise MCPError(
+                types.INVALID_PARAMS, f"{exc}; tools/list shows the tools this server offers"
+            ) from None
         if isinstance(result, ToolResult):
             try:
                 return types.CallToolResult.model_validate(result.to_wire())
             except Exception:
                 log.exception("could not encode the result of %s", params.name)
                 return types.CallToolResult(
-                    content=[types.TextContent(text=f"INTERNAL_ERROR: {params.name}: the result could not be encoded")],
+                    content=[
+                        types.TextContent(
+                            text=f"INTERNAL_ERROR: {params.name}: the result could not be encoded"
+                        )
+                    ],
                     is_error=True,
                 )
         return result
@@ -83,7 +91,9 @@ def build_server(
 class App:
     """A vendor's server together with what it owns: the pipeline, its HTTP client, the sandbox."""
 
-    def __init__(self, vendor: Vendor, server: Server[Any], pipeline: CallPipeline, sandbox: Any = None) -> None:
+    def __init__(
+        self, vendor: Vendor, server: Server[Any], pipeline: CallPipeline, sandbox: Any = None
+    ) -> None:
         self.vendor = vendor
         self.server = server
         self.pipeline = pipeline
@@ -113,8 +123,9 @@ def create_app(
         if sandbox:
             from ledgermcp.server.sandbox import SandboxVendor
 
-            simulated = SandboxVendor(vendor, base_url=settings.base_url,
-                                      journal=env.get("LEDGERMCP_SANDBOX_JOURNAL"))
+            simulated = SandboxVendor(
+                vendor, base_url=settings.base_url, journal=env.get("LEDGERMCP_SANDBOX_JOURNAL")
+            )
             transport = simulated.transport()
         client = open_client(vendor.info, settings, env=env, transport=transport)
     pipeline = CallPipeline(vendor, Upstream(client), settings=settings)

@@ -16,6 +16,7 @@ message is scrubbed of the credentials the server knows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -67,10 +68,23 @@ Observer = Callable[[Call, Any], Awaitable[None]]
 
 # --- validate -----------------------------------------------------------------------------
 
-_JSON_TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
-                    dict: "object", type(None): "null"}
-_EXAMPLES = {"string": '"text"', "integer": "42", "number": "1.5", "boolean": "true", "array": "[...]",
-             "object": "{...}"}
+_JSON_TYPE_NAMES = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+    type(None): "null",
+}
+_EXAMPLES = {
+    "string": '"text"',
+    "integer": "42",
+    "number": "1.5",
+    "boolean": "true",
+    "array": "[...]",
+    "object": "{...}",
+}
 
 
 def _type_name(value: Any) -> str:
@@ -107,9 +121,16 @@ class ArgumentValidator:
         unknown = [k for k in arguments if k not in props]
         for key in unknown:
             valid = ", ".join(sorted(props)[:40]) or "none"
-            found.append({"field": key, "problem": f"unknown argument '{key}'",
-                          "fix": f"remove it; this tool accepts: {valid}"})
-        for err in sorted(self._validator(tool).iter_errors(dict(arguments)), key=lambda e: list(map(str, e.path))):
+            found.append(
+                {
+                    "field": key,
+                    "problem": f"unknown argument '{key}'",
+                    "fix": f"remove it; this tool accepts: {valid}",
+                }
+            )
+        for err in sorted(
+            self._validator(tool).iter_errors(dict(arguments)), key=lambda e: list(map(str, e.path))
+        ):
             if err.validator == "additionalProperties" and not err.path:
                 continue  # reported above, with the list of valid names
             found.append(self._describe(err))
@@ -121,13 +142,18 @@ class ArgumentValidator:
     def _describe(err: Any) -> dict[str, str]:
         where = _field_path(err.absolute_path)
         if err.validator == "required":
-            missing = [r for r in err.validator_value if isinstance(err.instance, dict) and r not in err.instance]
+            missing = [
+                r for r in err.validator_value if isinstance(err.instance, dict) and r not in err.instance
+            ]
             name = missing[0] if missing else str(err.validator_value)
             full = f"{where}.{name}" if where else name
             sub = (err.schema.get("properties") or {}).get(name) or {}
             kind = sub.get("type")
-            return {"field": full, "problem": f"missing required argument '{full}'",
-                    "fix": f"add '{full}'" + (f" ({kind})" if isinstance(kind, str) else "")}
+            return {
+                "field": full,
+                "problem": f"missing required argument '{full}'",
+                "fix": f"add '{full}'" + (f" ({kind})" if isinstance(kind, str) else ""),
+            }
         if err.validator == "type":
             expected = err.validator_value
             exp = " or ".join(expected) if isinstance(expected, list) else str(expected)
@@ -139,17 +165,29 @@ class ArgumentValidator:
                 fix = "pass a JSON number without quotes"
             elif isinstance(expected, str) and expected in _EXAMPLES:
                 fix = f"pass {exp}, e.g. {_EXAMPLES[expected]}"
-            return {"field": where or "(arguments)", "problem": f"'{where}' must be {exp}, got {got}",
-                    "fix": fix}
+            return {
+                "field": where or "(arguments)",
+                "problem": f"'{where}' must be {exp}, got {got}",
+                "fix": fix,
+            }
         if err.validator == "enum":
             options = ", ".join(repr(v) for v in err.validator_value[:30])
-            return {"field": where, "problem": f"'{where}' has a value that is not allowed",
-                    "fix": f"use one of: {options}"}
+            return {
+                "field": where,
+                "problem": f"'{where}' has a value that is not allowed",
+                "fix": f"use one of: {options}",
+            }
         if err.validator == "additionalProperties":
-            return {"field": where, "problem": errors.scrub(err.message),
-                    "fix": "remove the properties the schema does not list"}
-        return {"field": where or "(arguments)", "problem": errors.scrub(f"'{where}': {err.message}"),
-                "fix": f"make '{where}' satisfy '{err.validator}: {err.validator_value}'"}
+            return {
+                "field": where,
+                "problem": errors.scrub(err.message),
+                "fix": "remove the properties the schema does not list",
+            }
+        return {
+            "field": where or "(arguments)",
+            "problem": errors.scrub(f"'{where}': {err.message}"),
+            "fix": f"make '{where}' satisfy '{err.validator}: {err.validator_value}'",
+        }
 
 
 def validation_failure(tool: Mapping[str, Any], problems: list[dict[str, str]]) -> ToolFailure:
@@ -211,8 +249,9 @@ def open_client(
     if transport is None:
         from ledgermcp.server.http.client import build_async_client
 
-        return build_async_client(vendor_info, base_url=settings.base_url,
-                                  env=os.environ if env is None else env)
+        return build_async_client(
+            vendor_info, base_url=settings.base_url, env=os.environ if env is None else env
+        )
     from ledgermcp import __version__
 
     token = settings.credentials.get("access_token")
@@ -266,13 +305,21 @@ class CallPipeline:
         self.before_send: list[Hook] = list(before_send)
         self.after: list[Observer] = list(after)
         self.validator = ArgumentValidator()
+        # arguments the runtime itself reads (e.g. an approval token): taken out of the call's
+        # arguments before validation and kept in `call.extras["reserved"]`
+        self.reserved: set[str] = set()
 
     # stages, each callable on its own -------------------------------------------------------
 
     def resolve(self, name: str, arguments: Mapping[str, Any] | None, context: Any = None) -> Call:
         if (self.allowed is not None and name not in self.allowed) or name not in self.vendor.by_name:
             raise UnknownToolError(f"unknown tool {name!r}")
-        return Call(self.vendor.tool(name), dict(arguments or {}), context=context)
+        args = dict(arguments or {})
+        reserved = {key: args.pop(key) for key in list(args) if key in self.reserved}
+        call = Call(self.vendor.tool(name), args, context=context)
+        if reserved:
+            call.extras["reserved"] = reserved
+        return call
 
     def validate(self, call: Call) -> None:
         problems = self.validator.problems(call.tool, call.arguments)
@@ -312,8 +359,14 @@ class CallPipeline:
         body = bytes(response.content)
         if 200 <= status < 300:
             uri = f"ledgermcp://{self.vendor.name}{call.request.path}"
-            return render.success(tool=call.name, status=status, content_type=ctype, body=body, uri=uri,
-                                  expected=list(call.tool["binding"].get("responses") or []))
+            return render.success(
+                tool=call.name,
+                status=status,
+                content_type=ctype,
+                body=body,
+                uri=uri,
+                expected=list(call.tool["binding"].get("responses") or []),
+            )
         secrets = self.settings.secret_values()
         message = errors.vendor_message(body, render.media_type(ctype))
         failure = errors.from_status(
@@ -339,17 +392,17 @@ class CallPipeline:
             self.prepare(call)
             result = await self.gate(call)
             if result is None:
+                call.extras["sent"] = True
                 response = await self.send(call)
+                call.extras["status"] = int(response.status_code)
                 result = self.render(call, response)
         except ToolFailure as failure:
             result = render.failure(self._scrubbed(failure))
         except Exception as exc:  # the tool boundary: nothing escapes as a traceback
             result = render.failure(errors.from_exception(exc, tool=call.tool, sent=False))
         for observer in self.after:
-            try:
+            with contextlib.suppress(Exception):
                 await observer(call, result)
-            except Exception:
-                pass
         return result
 
     def _scrubbed(self, failure: ToolFailure) -> ToolFailure:

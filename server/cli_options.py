@@ -13,8 +13,12 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("tool selection")
     group.add_argument("--groups", action="append", metavar="A,B", help="only tools of these groups")
     group.add_argument("--read-only", action="store_true", help="only read-only tools")
-    group.add_argument("--tools", action="append", metavar="GLOB,...", help="only tools whose name matches a glob")
-    group.add_argument("--exclude", action="append", metavar="GLOB,...", help="leave out tools matching a glob")
+    group.add_argument(
+        "--tools", action="append", metavar="GLOB,...", help="only tools whose name matches a glob"
+    )
+    group.add_argument(
+        "--exclude", action="append", metavar="GLOB,...", help="leave out tools matching a glob"
+    )
 
 
 def load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -29,8 +33,12 @@ def load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     except UnknownVendorError as exc:
         print(f"ledgermcp: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    selection = Selection.from_options(getattr(args, "groups", None), getattr(args, "read_only", False),
-                                       getattr(args, "tools", None), getattr(args, "exclude", None))
+    selection = Selection.from_options(
+        getattr(args, "groups", None),
+        getattr(args, "read_only", False),
+        getattr(args, "tools", None),
+        getattr(args, "exclude", None),
+    )
     try:
         selection.check(vendor)
     except SelectionError as exc:

@@ -15,8 +15,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "the environment (`ledgermcp tools VENDOR --env` lists the variables).",
     )
     add_vendor_argument(parser)
-    parser.add_argument("--sandbox", action="store_true",
-                        help="answer from an in-memory simulated vendor: no network, no account")
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="answer from an in-memory simulated vendor: no network, no account",
+    )
     add_selection_options(parser)
     parser.set_defaults(handler=run)
 
@@ -29,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ledgermcp.server.cli_options import load
 
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="ledgermcp: %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="ledgermcp: %(levelname)s %(message)s"
+    )
     vendor, selection = load(args)
     from ledgermcp.server.toolspec import wire_tools
 
@@ -38,10 +43,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     from ledgermcp.server.app import create_app, serve_stdio
+    from ledgermcp.server.http.errors import StackError
 
-    app = create_app(vendor, selection=selection, sandbox=args.sandbox)
+    try:
+        app = create_app(vendor, selection=selection, sandbox=args.sandbox)
+    except StackError as exc:  # a malformed setting (base URL, timeout): say which, no traceback
+        print(f"ledgermcp: {exc}" + (f" ({exc.hint})" if exc.hint else ""), file=sys.stderr)
+        return 2
     if args.sandbox:
-        print(f"ledgermcp: serving {vendor.name} from the sandbox (in-memory; nothing leaves this process)",
-              file=sys.stderr)
+        print(
+            f"ledgermcp: serving {vendor.name} from the sandbox (in-memory; nothing leaves this process)",
+            file=sys.stderr,
+        )
     anyio.run(serve_stdio, app)
     return 0

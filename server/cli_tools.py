@@ -17,14 +17,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     add_vendor_argument(parser)
     parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument("--env", action="store_true", help="list the environment variables the vendor accepts")
+    parser.add_argument(
+        "--env", action="store_true", help="list the environment variables the vendor accepts"
+    )
     add_selection_options(parser)
     parser.set_defaults(handler=run)
 
 
 def _hint_flags(annotations: dict) -> str:  # type: ignore[type-arg]
-    names = (("readOnlyHint", "read-only"), ("destructiveHint", "destructive"),
-             ("idempotentHint", "idempotent"), ("openWorldHint", "open-world"))
+    names = (
+        ("readOnlyHint", "read-only"),
+        ("destructiveHint", "destructive"),
+        ("idempotentHint", "idempotent"),
+        ("openWorldHint", "open-world"),
+    )
     flags = [label for key, label in names if annotations.get(key)]
     if not annotations.get("readOnlyHint") and not annotations.get("destructiveHint"):
         flags.insert(0, "additive")

@@ -26,8 +26,18 @@ TIMEOUT = "TIMEOUT"
 NETWORK_ERROR = "NETWORK_ERROR"
 INTERNAL_ERROR = "INTERNAL_ERROR"
 
-CODES = (UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, VALIDATION_ERROR, RATE_LIMITED,
-         UPSTREAM_ERROR, TIMEOUT, NETWORK_ERROR, INTERNAL_ERROR)
+CODES = (
+    UNAUTHORIZED,
+    FORBIDDEN,
+    NOT_FOUND,
+    CONFLICT,
+    VALIDATION_ERROR,
+    RATE_LIMITED,
+    UPSTREAM_ERROR,
+    TIMEOUT,
+    NETWORK_ERROR,
+    INTERNAL_ERROR,
+)
 
 MAX_MESSAGE = 600
 
@@ -74,8 +84,10 @@ class ToolFailure(Exception):
 
 _SECRET_PATTERNS = [
     re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}"),
-    re.compile(r"(?i)((?:access|refresh|id)[_-]?token|api[_-]?key|client[_-]?secret|password|authorization)"
-               r"(\"?\s*[:=]\s*\"?)([^\s\"',;&]{4,})"),
+    re.compile(
+        r"(?i)((?:access|refresh|id)[_-]?token|api[_-]?key|client[_-]?secret|password|authorization)"
+        r"(\"?\s*[:=]\s*\"?)([^\s\"',;&]{4,})"
+    ),
 ]
 
 
@@ -159,8 +171,10 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 def credentials_hint(vendor: str, env_names: list[str]) -> str:
     names = ", ".join(env_names) if env_names else f"LEDGERMCP_{vendor.upper()}_ACCESS_TOKEN"
-    return (f"Provide credentials: set one of {names} in the server's environment, "
-            f"or run `ledgermcp login {vendor}`; then restart the server.")
+    return (
+        f"Provide credentials: set one of {names} in the server's environment, "
+        f"or run `ledgermcp login {vendor}`; then restart the server."
+    )
 
 
 def from_status(
@@ -179,17 +193,32 @@ def from_status(
     vm = message
     if status == 401:
         what = "the vendor rejected the credentials" if has_credentials else "no credentials are configured"
-        return ToolFailure(UNAUTHORIZED, f"{name}: {what} (HTTP 401)",
-                           credentials_hint(vendor, credential_env or []), status, vm, True)
+        return ToolFailure(
+            UNAUTHORIZED,
+            f"{name}: {what} (HTTP 401)",
+            credentials_hint(vendor, credential_env or []),
+            status,
+            vm,
+            True,
+        )
     if status == 403:
         scopes = [str(s) for s in tool.get("scopes") or []]
         if scopes:
-            hint = (f"This operation needs the scope(s) {', '.join(scopes)}; grant them to the integration "
-                    f"(re-authorise with `ledgermcp login {vendor}`) or ask the account owner for access.")
+            hint = (
+                f"This operation needs the scope(s) {', '.join(scopes)}; grant them to the integration "
+                f"(re-authorise with `ledgermcp login {vendor}`) or ask the account owner for access."
+            )
         else:
             hint = "The account or integration lacks permission for this operation; ask the account owner."
-        return ToolFailure(FORBIDDEN, f"{name}: permission denied (HTTP 403)", hint, status, vm, True,
-                           {"required_scopes": scopes})
+        return ToolFailure(
+            FORBIDDEN,
+            f"{name}: permission denied (HTTP 403)",
+            hint,
+            status,
+            vm,
+            True,
+            {"required_scopes": scopes},
+        )
     if status == 404:
         ids = [(k, v) for k, v in path_values]
         if ids:
@@ -201,25 +230,62 @@ def from_status(
             hint = "The resource or feature does not exist for this account."
         return ToolFailure(NOT_FOUND, msg, hint, status, vm, True, {"not_found": dict(ids)} if ids else {})
     if status == 409:
-        return ToolFailure(CONFLICT, f"{name}: the change conflicts with the current state (HTTP 409)",
-                           "Read the entity again and retry with its current values.", status, vm, True)
+        return ToolFailure(
+            CONFLICT,
+            f"{name}: the change conflicts with the current state (HTTP 409)",
+            "Read the entity again and retry with its current values.",
+            status,
+            vm,
+            True,
+        )
     if status in (400, 422):
-        return ToolFailure(VALIDATION_ERROR, f"{name}: the vendor rejected the request (HTTP {status})",
-                           "Correct the arguments the vendor's message names and call again.", status, vm, True)
+        return ToolFailure(
+            VALIDATION_ERROR,
+            f"{name}: the vendor rejected the request (HTTP {status})",
+            "Correct the arguments the vendor's message names and call again.",
+            status,
+            vm,
+            True,
+        )
     if status == 429:
         seconds = retry_after_seconds(retry_after)
         when = f"after {seconds:.0f} seconds" if seconds is not None else "in a few seconds"
         details = {"retry_after_seconds": seconds} if seconds is not None else {}
-        return ToolFailure(RATE_LIMITED, f"{name}: the vendor's rate limit was reached (HTTP 429)",
-                           f"Retry {when}.", status, vm, True, details)
+        return ToolFailure(
+            RATE_LIMITED,
+            f"{name}: the vendor's rate limit was reached (HTTP 429)",
+            f"Retry {when}.",
+            status,
+            vm,
+            True,
+            details,
+        )
     if status in (408, 504):
-        return ToolFailure(TIMEOUT, f"{name}: the vendor timed out (HTTP {status})",
-                           "Retry later; for a write, check first whether it took effect.", status, vm, True)
+        return ToolFailure(
+            TIMEOUT,
+            f"{name}: the vendor timed out (HTTP {status})",
+            "Retry later; for a write, check first whether it took effect.",
+            status,
+            vm,
+            True,
+        )
     if status >= 500:
-        return ToolFailure(UPSTREAM_ERROR, f"{name}: the vendor failed (HTTP {status})",
-                           "A vendor-side problem; retry later.", status, vm, True)
-    return ToolFailure(UPSTREAM_ERROR, f"{name}: the vendor answered HTTP {status}",
-                       "See the vendor's message.", status, vm, True)
+        return ToolFailure(
+            UPSTREAM_ERROR,
+            f"{name}: the vendor failed (HTTP {status})",
+            "A vendor-side problem; retry later.",
+            status,
+            vm,
+            True,
+        )
+    return ToolFailure(
+        UPSTREAM_ERROR,
+        f"{name}: the vendor answered HTTP {status}",
+        "See the vendor's message.",
+        status,
+        vm,
+        True,
+    )
 
 
 def from_exception(exc: BaseException, *, tool: Mapping[str, Any], sent: bool) -> ToolFailure:
@@ -228,10 +294,22 @@ def from_exception(exc: BaseException, *, tool: Mapping[str, Any], sent: bool) -
     kind = type(exc).__name__
     module = type(exc).__module__ or ""
     if "Timeout" in kind:
-        return ToolFailure(TIMEOUT, f"{name}: no answer from the vendor in time ({kind})",
-                           "Retry later; for a write, check first whether it took effect.", sent=sent)
+        return ToolFailure(
+            TIMEOUT,
+            f"{name}: no answer from the vendor in time ({kind})",
+            "Retry later; for a write, check first whether it took effect.",
+            sent=sent,
+        )
     if module.startswith(("httpx", "httpcore")) or isinstance(exc, OSError):
-        return ToolFailure(NETWORK_ERROR, f"{name}: could not reach the vendor ({kind})",
-                           "Check the network and the base URL (LEDGERMCP_<VENDOR>_BASE_URL).", sent=sent)
-    return ToolFailure(INTERNAL_ERROR, f"{name}: the server failed while handling the call ({kind})",
-                       "This is a ledgermcp bug; please report it with the tool name.", sent=sent)
+        return ToolFailure(
+            NETWORK_ERROR,
+            f"{name}: could not reach the vendor ({kind})",
+            "Check the network and the base URL (LEDGERMCP_<VENDOR>_BASE_URL).",
+            sent=sent,
+        )
+    return ToolFailure(
+        INTERNAL_ERROR,
+        f"{name}: the server failed while handling the call ({kind})",
+        "This is a ledgermcp bug; please report it with the tool name.",
+        sent=sent,
+    )

@@ -100,14 +100,18 @@ def success(
         elif body.startswith(b"\x89PNG"):
             mt = "image/png"
         elif not mt:
-            declared = [media_type(e) for e in expected or [] if e and not is_json(media_type(e)) and e != "*/*"]
+            declared = [
+                media_type(e) for e in expected or [] if e and not is_json(media_type(e)) and e != "*/*"
+            ]
             mt = declared[0] if declared else "application/octet-stream"
     if is_json(mt):
         try:
             data = json.loads(body)
         except ValueError:
             text = body.decode("utf-8", errors="replace")
-            return ToolResult([{"type": "text", "text": f"{tool}: HTTP {status} (invalid JSON)\n{text[:TEXT_LIMIT]}"}])
+            return ToolResult(
+                [{"type": "text", "text": f"{tool}: HTTP {status} (invalid JSON)\n{text[:TEXT_LIMIT]}"}]
+            )
         phrase = _count_phrase(data)
         headline = f"{tool}: HTTP {status}" + (f", {phrase}" if phrase else "")
         return ToolResult([{"type": "text", "text": json_text(headline, data)}], structured_of(data))
@@ -116,12 +120,18 @@ def success(
         return ToolResult([{"type": "text", "text": text}])
     if mt.startswith("text/") or mt in ("application/xml", "application/csv"):
         text = body.decode("utf-8", errors="replace")
-        return ToolResult([
+        return ToolResult(
+            [
+                {"type": "text", "text": f"{tool}: {mt} document, {len(body)} bytes, embedded as {uri}"},
+                {"type": "resource", "resource": {"uri": uri, "mimeType": mt, "text": text}},
+            ]
+        )
+    return ToolResult(
+        [
             {"type": "text", "text": f"{tool}: {mt} document, {len(body)} bytes, embedded as {uri}"},
-            {"type": "resource", "resource": {"uri": uri, "mimeType": mt, "text": text}},
-        ])
-    return ToolResult([
-        {"type": "text", "text": f"{tool}: {mt} document, {len(body)} bytes, embedded as {uri}"},
-        {"type": "resource",
-         "resource": {"uri": uri, "mimeType": mt, "blob": base64.b64encode(body).decode("ascii")}},
-    ])
+            {
+                "type": "resource",
+                "resource": {"uri": uri, "mimeType": mt, "blob": base64.b64encode(body).decode("ascii")},
+            },
+        ]
+    )

@@ -76,7 +76,12 @@ class PreparedRequest:
             out["body"] = dict(self.form)
         if self.files:
             out["files"] = [
-                {"field": f.field, "filename": f.filename, "bytes": len(f.content), "content_type": f.content_type}
+                {
+                    "field": f.field,
+                    "filename": f.filename,
+                    "bytes": len(f.content),
+                    "content_type": f.content_type,
+                }
                 for f in self.files
             ]
         return out
@@ -121,7 +126,9 @@ def encode_path_value(value: Any) -> str:
     return _enc(value)
 
 
-def encode_query(name: str, value: Any, style: str = "form", explode: bool | None = None) -> list[tuple[str, str]]:
+def encode_query(
+    name: str, value: Any, style: str = "form", explode: bool | None = None
+) -> list[tuple[str, str]]:
     """Serialise one query parameter into encoded (name, value) pairs."""
     style = style or "form"
     if explode is None:
@@ -157,13 +164,19 @@ def _file_part(arg: str, prop: str, value: Any) -> FilePart:
         content_type = str(value.get("content_type") or value.get("mimeType") or content_type)
         value = value.get("content", value.get("data"))
     if not isinstance(value, str):
-        raise RequestBuildError(arg, f"argument '{arg}' must carry the file as base64 text",
-                                "pass the file content base64-encoded")
+        raise RequestBuildError(
+            arg,
+            f"argument '{arg}' must carry the file as base64 text",
+            "pass the file content base64-encoded",
+        )
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise RequestBuildError(arg, f"argument '{arg}' is not valid base64",
-                                "encode the file content with standard base64 (A-Z a-z 0-9 + /, '=' padding)") from None
+        raise RequestBuildError(
+            arg,
+            f"argument '{arg}' is not valid base64",
+            "encode the file content with standard base64 (A-Z a-z 0-9 + /, '=' padding)",
+        ) from None
     return FilePart(prop, filename, raw, content_type)
 
 
@@ -194,7 +207,9 @@ def build_request(tool: Mapping[str, Any], arguments: Mapping[str, Any]) -> Prep
             path = path.replace("{" + param["name"] + "}", encode_path_value(value))
             path_values.append((param["name"], _header_value(value)))
         elif where == "query":
-            query.extend(encode_query(param["name"], value, param.get("style") or "form", param.get("explode")))
+            query.extend(
+                encode_query(param["name"], value, param.get("style") or "form", param.get("explode"))
+            )
         elif where == "header":
             headers.append((param["name"], _header_value(value)))
         elif where == "cookie":

@@ -33,8 +33,10 @@ import httpx
 
 from ledgermcp.server.catalog import Vendor
 
-PDF_BYTES = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-             b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+PDF_BYTES = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
 PNG_BYTES = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
     "0000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
@@ -68,15 +70,21 @@ class Route:
         template = str(tool["binding"]["path"])
         regex, params, literal, pos = "", [], 0, 0
         for m in _PARAM.finditer(template):
-            regex += re.escape(template[pos:m.start()])
+            regex += re.escape(template[pos : m.start()])
             literal += m.start() - pos
             regex += f"(?P<p{len(params)}>[^/]+)"
             params.append(m.group(1))
             pos = m.end()
         regex += re.escape(template[pos:])
         literal += len(template) - pos
-        return cls(tool, str(tool["binding"]["method"]).upper(), template,
-                   re.compile("^" + regex.rstrip("/") + "/?$"), params, literal)
+        return cls(
+            tool,
+            str(tool["binding"]["method"]).upper(),
+            template,
+            re.compile("^" + regex.rstrip("/") + "/?$"),
+            params,
+            literal,
+        )
 
 
 @dataclass
@@ -151,17 +159,28 @@ class SandboxVendor:
             return self._json(status, entity)
         return self._json(status, {"item": entity})
 
-    def _many(self, coll: Collection, items: list[dict[str, Any]], total: int, offset: int, limit: int) -> httpx.Response:
+    def _many(
+        self, coll: Collection, items: list[dict[str, Any]], total: int, offset: int, limit: int
+    ) -> httpx.Response:
         if coll.wrapper:
             pages = max(1, -(-total // max(limit, 1)))
-            meta = {"@TotalResources": total, "@TotalPages": pages, "@CurrentPage": offset // max(limit, 1) + 1}
+            meta = {
+                "@TotalResources": total,
+                "@TotalPages": pages,
+                "@CurrentPage": offset // max(limit, 1) + 1,
+            }
             return self._json(200, {_plural(coll.wrapper): items, "MetaInformation": meta})
         if self.wrapped_vendor:
             return self._json(200, items)
         pages = max(1, -(-total // max(limit, 1)))
         url = f"{self.base_path}{coll.key}"
-        pagination = {"page": offset // max(limit, 1) + 1, "pages": pages, "total": total,
-                      "first": f"{url}?offset=0&limit={limit}", "last": f"{url}?offset={(pages - 1) * limit}&limit={limit}"}
+        pagination = {
+            "page": offset // max(limit, 1) + 1,
+            "pages": pages,
+            "total": total,
+            "first": f"{url}?offset=0&limit={limit}",
+            "last": f"{url}?offset={(pages - 1) * limit}&limit={limit}",
+        }
         return self._json(200, {"items": items, "pagination": pagination})
 
     # --- collections ----------------------------------------------------------------------
@@ -183,7 +202,9 @@ class SandboxVendor:
         id_field, id_integer = "id", True
         candidates = self._item_params.get(template, [])
         wrapper = None
-        related = [r.tool for r in self.routes if r.template == template or r.template.startswith(template + "/{")]
+        related = [
+            r.tool for r in self.routes if r.template == template or r.template.startswith(template + "/{")
+        ]
         for tool in related:
             body = tool["binding"].get("body") or {}
             if body.get("wrapper") and r_is_entity_path(tool["binding"]["path"], template):
@@ -194,9 +215,15 @@ class SandboxVendor:
             create_fields = set()
             for t in related:
                 create_fields |= set(((t["binding"].get("body") or {}).get("fields") or {}).values())
-            if param in create_fields or param.lower() in ("id", "ids") or not param.endswith(("Id", "Ids", "_id")):
+            if (
+                param in create_fields
+                or param.lower() in ("id", "ids")
+                or not param.endswith(("Id", "Ids", "_id"))
+            ):
                 id_field = param
-            arg = next((p["arg"] for p in tool["binding"].get("params") or [] if p.get("name") == param), param)
+            arg = next(
+                (p["arg"] for p in tool["binding"].get("params") or [] if p.get("name") == param), param
+            )
             schema = ((tool.get("input_schema") or {}).get("properties") or {}).get(arg) or {}
             id_integer = schema.get("type") == "integer"
         coll = Collection(key, template, id_field, id_integer, wrapper)
@@ -224,7 +251,9 @@ class SandboxVendor:
             return {}
         if ctype.startswith("multipart/"):
             names = re.findall(rb'filename="([^"]*)"', raw)
-            return {"file": {"name": names[0].decode("utf-8", "replace") if names else None, "bytes": len(raw)}}
+            return {
+                "file": {"name": names[0].decode("utf-8", "replace") if names else None, "bytes": len(raw)}
+            }
         if ctype == "application/x-www-form-urlencoded":
             return dict(parse_qsl(raw.decode()))
         data = json.loads(raw)
@@ -236,7 +265,7 @@ class SandboxVendor:
     def _dispatch(self, request: httpx.Request) -> httpx.Response:
         raw_path = request.url.raw_path.split(b"?", 1)[0].decode("ascii")
         if self.base_path and raw_path.startswith(self.base_path):
-            raw_path = raw_path[len(self.base_path):] or "/"
+            raw_path = raw_path[len(self.base_path) :] or "/"
         route, values, path_known = self._match(request.method, raw_path)
         if route is None:
             if path_known:
@@ -252,8 +281,13 @@ class SandboxVendor:
             return self._list(coll, query)
         if kind == "create" or (route.method == "POST" and not item and kind not in ("action", "download")):
             if item and route.method == "POST":
-                return self._create(route, request, _parent(route.template), _parent_concrete(route.template, values),
-                                    forced_id=values[route.params[-1]])
+                return self._create(
+                    route,
+                    request,
+                    _parent(route.template),
+                    _parent_concrete(route.template, values),
+                    forced_id=values[route.params[-1]],
+                )
             return self._create(route, request, route.template, concrete)
         if kind == "get" or kind == "update" or kind == "delete":
             if not item:
@@ -296,10 +330,11 @@ class SandboxVendor:
                 offset = (max(1, int(query["page"])) - 1) * limit
         except ValueError:
             return self._error(400, "offset, limit and page must be integers")
-        return self._many(coll, items[offset: offset + limit], total, offset, limit)
+        return self._many(coll, items[offset : offset + limit], total, offset, limit)
 
-    def _create(self, route: Route, request: httpx.Request, template: str, key: str,
-                forced_id: str | None = None) -> httpx.Response:
+    def _create(
+        self, route: Route, request: httpx.Request, template: str, key: str, forced_id: str | None = None
+    ) -> httpx.Response:
         coll = self._collection(template, key)
         body = self._body(request, route)
         entity: dict[str, Any] = dict(body) if isinstance(body, dict) else {"value": body}
@@ -326,7 +361,9 @@ class SandboxVendor:
             if isinstance(body, dict):
                 state.update(body)
         wrapper = (route.tool["binding"].get("body") or {}).get("wrapper")
-        return self._json(200, {wrapper: state} if wrapper else (state if self.wrapped_vendor else {"item": state}))
+        return self._json(
+            200, {wrapper: state} if wrapper else (state if self.wrapped_vendor else {"item": state})
+        )
 
     def _action(self, route: Route, request: httpx.Request, values: dict[str, str]) -> httpx.Response:
         """Downloads and actions on an entity (`/invoices/{id}/print`, `/invoices/{id}/bookkeep`)."""
@@ -351,8 +388,11 @@ class SandboxVendor:
             elif mt.startswith("text/"):
                 rows = [entity] if entity else []
                 keys = list(rows[0]) if rows else ["id"]
-                content = (",".join(keys) + "\n" + "".join(",".join(str(r.get(k, "")) for k in keys) + "\n"
-                                                            for r in rows)).encode()
+                content = (
+                    ",".join(keys)
+                    + "\n"
+                    + "".join(",".join(str(r.get(k, "")) for k in keys) + "\n" for r in rows)
+                ).encode()
             else:
                 content = PDF_BYTES if "pdf" in mt else b"\x00sandbox\x00"
             return httpx.Response(200, content=content, headers={"Content-Type": mt})

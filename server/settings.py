@@ -34,11 +34,25 @@ def env_table(info: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The variables the vendor accepts, one row per name (aliases included)."""
     rows = []
     for var in accepted_env_vars(info):
-        rows.append({"name": var.name, "kind": var.kind, "secret": var.secret, "purpose": var.description,
-                     "alias_of": None})
+        rows.append(
+            {
+                "name": var.name,
+                "kind": var.kind,
+                "secret": var.secret,
+                "purpose": var.description,
+                "alias_of": None,
+            }
+        )
         for alias in var.aliases:
-            rows.append({"name": alias, "kind": var.kind, "secret": var.secret, "purpose": var.description,
-                         "alias_of": var.name})
+            rows.append(
+                {
+                    "name": alias,
+                    "kind": var.kind,
+                    "secret": var.secret,
+                    "purpose": var.description,
+                    "alias_of": var.name,
+                }
+            )
     return rows
 
 

@@ -37,16 +37,20 @@ class Selection:
     exclude: tuple[str, ...] = ()
 
     @classmethod
-    def from_options(cls, groups: Any = None, read_only: bool = False, tools: Any = None,
-                     exclude: Any = None) -> Selection:
-        return cls(tuple(split_csv(groups)), bool(read_only), tuple(split_csv(tools)), tuple(split_csv(exclude)))
+    def from_options(
+        cls, groups: Any = None, read_only: bool = False, tools: Any = None, exclude: Any = None
+    ) -> Selection:
+        return cls(
+            tuple(split_csv(groups)), bool(read_only), tuple(split_csv(tools)), tuple(split_csv(exclude))
+        )
 
     def check(self, vendor: Vendor) -> None:
         known = vendor.info.get("groups") or {}
         unknown = [g for g in self.groups if g not in known]
         if unknown:
-            raise SelectionError(f"unknown group(s) {', '.join(unknown)} for {vendor.name}; "
-                                 f"groups: {', '.join(known)}")
+            raise SelectionError(
+                f"unknown group(s) {', '.join(unknown)} for {vendor.name}; groups: {', '.join(known)}"
+            )
 
     def matches(self, tool: Mapping[str, Any]) -> bool:
         name = str(tool["name"])

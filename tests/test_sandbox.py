@@ -39,15 +39,21 @@ async def test_fortnox_customer_lifecycle() -> None:
     call = Session(load_vendor("fortnox"))
     assert (await call("list_customers")).structured["Customers"] == []
     created = await call("create_customer", Name="Acme AB", Email="a@example.com")
-    assert created.structured == {"Customer": {"CustomerNumber": "1", "Name": "Acme AB", "Email": "a@example.com"}}
+    assert created.structured == {
+        "Customer": {"CustomerNumber": "1", "Name": "Acme AB", "Email": "a@example.com"}
+    }
     own = await call("create_customer", Name="Own number", CustomerNumber="K-100")
     assert own.structured["Customer"]["CustomerNumber"] == "K-100"
     assert code(await call("create_customer", Name="Dup", CustomerNumber="K-100")) == "CONFLICT"
     fetched = await call("get_customer", CustomerNumber="1")
     assert fetched.structured["Customer"]["Name"] == "Acme AB"
     updated = await call("update_customer", CustomerNumber="1", City="Lund")
-    assert updated.structured["Customer"] == {"CustomerNumber": "1", "Name": "Acme AB", "Email": "a@example.com",
-                                              "City": "Lund"}
+    assert updated.structured["Customer"] == {
+        "CustomerNumber": "1",
+        "Name": "Acme AB",
+        "Email": "a@example.com",
+        "City": "Lund",
+    }
     listed = await call("list_customers")
     assert [c["CustomerNumber"] for c in listed.structured["Customers"]] == ["1", "K-100"]
     assert listed.structured["MetaInformation"]["@TotalResources"] == 2
@@ -65,7 +71,7 @@ async def test_fortnox_invoice_print_is_a_pdf_of_an_existing_invoice() -> None:
     invoice = await call("create_invoice", CustomerNumber="1")
     number = invoice.structured["Invoice"]["DocumentNumber"]
     printed = await call("print_invoice", DocumentNumber=str(number))
-    resource = [c for c in printed.content if c["type"] == "resource"][0]["resource"]
+    resource = next(c for c in printed.content if c["type"] == "resource")["resource"]
     assert resource["mimeType"] == "application/pdf"
     assert base64.b64decode(resource["blob"]).startswith(b"%PDF")
 
@@ -89,7 +95,9 @@ async def test_smallinvoice_contact_lifecycle_and_sub_collections() -> None:
     assert person.structured["item"]["id"] == 1
     assert len((await call("list_contact_peoples", contactId=1)).structured["items"]) == 1
     assert (await call("list_contact_peoples", contactId=2)).structured["items"] == []
-    assert (await call("get_contact_people", contactId=1, personId=1)).structured["item"]["surname"] == "Meier"
+    assert (await call("get_contact_people", contactId=1, personId=1)).structured["item"][
+        "surname"
+    ] == "Meier"
     assert code(await call("get_contact", contactId=2)) == "NOT_FOUND"
     assert not (await call("delete_contacts", contactIds=1)).is_error
     assert code(await call("get_contact", contactId=1)) == "NOT_FOUND"
@@ -138,7 +146,9 @@ def minimal(schema: dict[str, Any], defs: dict[str, Any], depth: int = 0) -> Any
         kind = kind[0]
     if kind == "object" or "properties" in schema:
         props = schema.get("properties") or {}
-        return {k: minimal(props.get(k, {}), defs, depth + 1) for k in schema.get("required", []) if depth < 6}
+        return {
+            k: minimal(props.get(k, {}), defs, depth + 1) for k in schema.get("required", []) if depth < 6
+        }
     if kind == "array":
         return [minimal(schema.get("items") or {}, defs, depth + 1) for _ in range(schema.get("minItems", 0))]
     if kind == "integer":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -68,7 +69,7 @@ async def test_tools_list_of_real_vendors(vendor_name: str) -> None:
     for tool in tools:
         assert set(tool) <= {"name", "title", "description", "inputSchema", "annotations"}
         assert {"name", "title", "description", "inputSchema", "annotations"} == set(tool), tool["name"]
-        assert HINTS <= set(tool["annotations"])
+        assert set(tool["annotations"]) >= HINTS
         assert tool["inputSchema"]["type"] == "object"
     # `ledgermcp tools VENDOR --format json` prints exactly this array
     assert tools == wire_tools(vendor)
@@ -80,12 +81,24 @@ def test_selection_options() -> None:
     def names(**kw) -> list[str]:
         return [t["name"] for t in wire_tools(vendor, Selection.from_options(**kw))]
 
-    assert names(groups=["customers"]) == ["create_customer", "delete_customer", "get_customer",
-                                          "list_customers", "update_customer"]
-    assert names(groups=["customers,documents"], read_only=True) == ["get_customer", "get_invoice_pdf",
-                                                                     "list_customers", "search_stock"]
-    assert names(tools=["get_*,list_*"], exclude=["*contact*"]) == ["get_customer", "get_invoice_pdf",
-                                                                   "list_customers"]
+    assert names(groups=["customers"]) == [
+        "create_customer",
+        "delete_customer",
+        "get_customer",
+        "list_customers",
+        "update_customer",
+    ]
+    assert names(groups=["customers,documents"], read_only=True) == [
+        "get_customer",
+        "get_invoice_pdf",
+        "list_customers",
+        "search_stock",
+    ]
+    assert names(tools=["get_*,list_*"], exclude=["*contact*"]) == [
+        "get_customer",
+        "get_invoice_pdf",
+        "list_customers",
+    ]
     assert names(exclude=["*"]) == []
     with pytest.raises(SelectionError, match="unknown group"):
         Selection.from_options(groups=["nope"]).check(vendor)
@@ -93,7 +106,9 @@ def test_selection_options() -> None:
 
 @pytest.mark.anyio
 async def test_hidden_tools_cannot_be_called() -> None:
-    app = create_app(acme_vendor(), sandbox=True, environ={}, selection=Selection.from_options(read_only=True))
+    app = create_app(
+        acme_vendor(), sandbox=True, environ={}, selection=Selection.from_options(read_only=True)
+    )
     async with Client(app.server, mode="legacy") as client:
         listed = await client.list_tools()
         assert all(t.annotations.read_only_hint for t in listed.tools)
@@ -104,7 +119,9 @@ async def test_hidden_tools_cannot_be_called() -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ledgermcp", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "ledgermcp", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_tools_verb_json_and_table_and_env() -> None:
@@ -121,8 +138,35 @@ def test_tools_verb_json_and_table_and_env() -> None:
 
 
 def test_help_does_not_import_mcp() -> None:
-    code = ("import sys; from ledgermcp.server.cli import build_parser; build_parser().format_help(); "
-            "print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith(('mcp.', 'jsonschema', 'httpx'))))")
+    code = (
+        "import sys; from ledgermcp.server.cli import build_parser; build_parser().format_help(); "
+        "print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith(('mcp.', 'jsonschema', 'httpx'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_pipeline_layers_do_not_import_mcp() -> None:
+    modules = ["calls", "requests", "errors", "render", "sandbox", "toolspec", "settings"]
+    code = (
+        "import sys\n"
+        + "".join(f"import ledgermcp.server.{m}\n" for m in modules)
+        + "print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith('mcp.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_serve_refuses_a_malformed_setting_without_traceback() -> None:
+    env = {**os.environ, "LEDGERMCP_SMALLINVOICE_TIMEOUT_MS": "soon"}
+    out = subprocess.run(
+        [sys.executable, "-m", "ledgermcp", "serve", "smallinvoice"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 2 and "TIMEOUT_MS" in out.stderr and "Traceback" not in out.stderr

@@ -109,8 +109,12 @@ async def test_smallinvoice_over_stdio_with_a_2025_11_25_client(tmp_path: Path) 
         assert len(listed.tools) == expected_tool_count("smallinvoice")
         for tool in listed.tools:
             hints = tool.annotations
-            assert None not in (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint,
-                                hints.open_world_hint)
+            assert None not in (
+                hints.read_only_hint,
+                hints.destructive_hint,
+                hints.idempotent_hint,
+                hints.open_world_hint,
+            )
             assert tool.output_schema is None
 
         bad = await client.call_tool("get_contact", {"contactId": "seven"})
@@ -118,13 +122,16 @@ async def test_smallinvoice_over_stdio_with_a_2025_11_25_client(tmp_path: Path) 
 
         assert (await client.call_tool("list_contacts", {})).structured_content["items"] == []
         address = {"street": "Bahnhofstrasse 1", "postcode": "8001", "city": "Zürich", "country": "CH"}
-        created = await client.call_tool("create_contact", {"name": "Muster AG", "relation": ["CL"], "type": "C",
-                                                            "main_address": address})
+        created = await client.call_tool(
+            "create_contact", {"name": "Muster AG", "relation": ["CL"], "type": "C", "main_address": address}
+        )
         contact_id = created.structured_content["item"]["id"]
         got = await client.call_tool("get_contact", {"contactId": contact_id})
         assert got.structured_content["item"]["main_address"]["city"] == "Zürich"
-        await client.call_tool("update_contact", {"contactId": contact_id, "name": "Muster GmbH",
-                                                  "relation": ["CL"], "type": "C"})
+        await client.call_tool(
+            "update_contact",
+            {"contactId": contact_id, "name": "Muster GmbH", "relation": ["CL"], "type": "C"},
+        )
         listing = await client.call_tool("list_contacts", {})
         assert [c["name"] for c in listing.structured_content["items"]] == ["Muster GmbH"]
         assert not (await client.call_tool("delete_contacts", {"contactIds": contact_id})).is_error
@@ -137,8 +144,9 @@ async def test_smallinvoice_over_stdio_with_a_2025_11_25_client(tmp_path: Path) 
 
 @pytest.mark.anyio
 async def test_selection_over_stdio(tmp_path: Path) -> None:
-    params, journal, _ = serve(tmp_path, "fortnox", "--groups", "customers,invoices", "--read-only",
-                               "--exclude", "*reminder*")
+    params, _journal, _ = serve(
+        tmp_path, "fortnox", "--groups", "customers,invoices", "--read-only", "--exclude", "*reminder*"
+    )
     async with Client(params, mode="legacy", read_timeout_seconds=60) as client:
         names = [t.name for t in (await client.list_tools()).tools]
     assert names == sorted(names) and names

@@ -37,8 +37,14 @@ class Upstream(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def answer(self, path: str, status: int, body: Any = b"", headers: dict[str, str] | None = None,
-               delay: float = 0.0) -> None:
+    def answer(
+        self,
+        path: str,
+        status: int,
+        body: Any = b"",
+        headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+    ) -> None:
         if not isinstance(body, bytes):
             body = json.dumps(body).encode()
             headers = {"Content-Type": "application/json", **(headers or {})}
@@ -55,10 +61,18 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         raw_path, _, query = self.path.partition("?")
-        self.server.seen.append({"method": self.command, "path": raw_path, "query": query,
-                                 "headers": dict(self.headers), "body": body})
-        status, headers, content, delay = self.server.script.get(raw_path, (200, {"Content-Type": "application/json"},
-                                                                            b"{}", 0.0))
+        self.server.seen.append(
+            {
+                "method": self.command,
+                "path": raw_path,
+                "query": query,
+                "headers": dict(self.headers),
+                "body": body,
+            }
+        )
+        status, headers, content, delay = self.server.script.get(
+            raw_path, (200, {"Content-Type": "application/json"}, b"{}", 0.0)
+        )
         if delay:
             time.sleep(delay)
         try:
@@ -121,28 +135,96 @@ async def test_base_url_override_and_bearer_token(fresh: Upstream) -> None:
 @pytest.mark.parametrize(
     ("tool", "args", "path", "status", "body", "headers", "code", "words"),
     [
-        ("get_contact", {"contactId": 5}, "/contacts/5", 401,
-         {"code": 401, "message": "The access token is invalid", "meta": {"error_type": "invalid_token"}}, None,
-         "UNAUTHORIZED", ["The access token is invalid", "LEDGERMCP_SMALLINVOICE_ACCESS_TOKEN",
-                          "SMALLINVOICE_ACCESS_TOKEN", "ledgermcp login smallinvoice"]),
-        ("get_contact", {"contactId": 5}, "/contacts/5", 403,
-         {"code": 403, "message": "Feature missing", "meta": {"feature": "contacts", "plans": ["pro"]}}, None,
-         "FORBIDDEN", ["Feature missing", "scope(s) contact"]),
-        ("get_contact", {"contactId": 5}, "/contacts/5", 404, {"code": 404, "message": "Entity not found"}, None,
-         "NOT_FOUND", ["contactId='5'", "Entity not found"]),
-        ("create_contact", {"name": "A", "relation": ["CL"], "type": "C",
-                            "main_address": {"street": "s", "postcode": "1", "city": "c", "country": "CH"}},
-         "/contacts", 409, {"code": 409, "message": "Number already used"}, None, "CONFLICT", ["Number already used"]),
-        ("create_contact", {"name": "A", "relation": ["CL"], "type": "C",
-                            "main_address": {"street": "s", "postcode": "1", "city": "c", "country": "CH"}},
-         "/contacts", 400, {"code": 400, "message": "main_address.country: invalid country"}, None,
-         "VALIDATION_ERROR", ["invalid country"]),
-        ("get_contact", {"contactId": 5}, "/contacts/5", 429, {"code": 429, "message": "Too many requests"},
-         {"Retry-After": "120"}, "RATE_LIMITED", ["Retry after 120 seconds", "Too many requests"]),
-        ("create_contact", {"name": "A", "relation": ["CL"], "type": "C",
-                            "main_address": {"street": "s", "postcode": "1", "city": "c", "country": "CH"}},
-         "/contacts", 502, b"<html>bad gateway</html>", {"Content-Type": "text/html"}, "UPSTREAM_ERROR",
-         ["HTTP 502"]),
+        (
+            "get_contact",
+            {"contactId": 5},
+            "/contacts/5",
+            401,
+            {"code": 401, "message": "The access token is invalid", "meta": {"error_type": "invalid_token"}},
+            None,
+            "UNAUTHORIZED",
+            [
+                "The access token is invalid",
+                "LEDGERMCP_SMALLINVOICE_ACCESS_TOKEN",
+                "SMALLINVOICE_ACCESS_TOKEN",
+                "ledgermcp login smallinvoice",
+            ],
+        ),
+        (
+            "get_contact",
+            {"contactId": 5},
+            "/contacts/5",
+            403,
+            {"code": 403, "message": "Feature missing", "meta": {"feature": "contacts", "plans": ["pro"]}},
+            None,
+            "FORBIDDEN",
+            ["Feature missing", "scope(s) contact"],
+        ),
+        (
+            "get_contact",
+            {"contactId": 5},
+            "/contacts/5",
+            404,
+            {"code": 404, "message": "Entity not found"},
+            None,
+            "NOT_FOUND",
+            ["contactId='5'", "Entity not found"],
+        ),
+        (
+            "create_contact",
+            {
+                "name": "A",
+                "relation": ["CL"],
+                "type": "C",
+                "main_address": {"street": "s", "postcode": "1", "city": "c", "country": "CH"},
+            },
+            "/contacts",
+            409,
+            {"code": 409, "message": "Number already used"},
+            None,
+            "CONFLICT",
+            ["Number already used"],
+        ),
+        (
+            "create_contact",
+            {
+                "name": "A",
+                "relation": ["CL"],
+                "type": "C",
+                "main_address": {"street": "s", "postcode": "1", "city": "c", "country": "CH"},
+            },
+            "/contacts",
+            400,
+            {"code": 400, "message": "main_address.country: invalid country"},
+            None,
+            "VALIDATION_ERROR",
+            ["invalid country"],
+        ),
+        (
+            "get_contact",
+            {"contactId": 5},
+            "/contacts/5",
+            429,
+            {"code": 429, "message": "Too many requests"},
+            {"Retry-After": "120"},
+            "RATE_LIMITED",
+            ["Retry after 120 seconds", "Too many requests"],
+        ),
+        (
+            "create_contact",
+            {
+                "name": "A",
+                "relation": ["CL"],
+                "type": "C",
+                "main_address": {"street": "s", "postcode": "1", "city": "c", "country": "CH"},
+            },
+            "/contacts",
+            502,
+            b"<html>bad gateway</html>",
+            {"Content-Type": "text/html"},
+            "UPSTREAM_ERROR",
+            ["HTTP 502"],
+        ),
     ],
 )
 async def test_error_codes(fresh: Upstream, tool, args, path, status, body, headers, code, words) -> None:
@@ -172,18 +254,27 @@ async def test_network_error() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     app = app_for("smallinvoice", f"http://127.0.0.1:{port}")
-    result = await call(app, "create_contact", name="A", relation=["CL"], type="C",
-                        main_address={"street": "s", "postcode": "1", "city": "c", "country": "CH"})
+    result = await call(
+        app,
+        "create_contact",
+        name="A",
+        relation=["CL"],
+        type="C",
+        main_address={"street": "s", "postcode": "1", "city": "c", "country": "CH"},
+    )
     err = error(result)
     assert err["code"] == "NETWORK_ERROR" and "Traceback" not in result.text
     await app.aclose()
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("vendor", "tool", "args", "path"), [
-    ("fortnox", "print_invoice", {"DocumentNumber": "1001"}, "/3/invoices/1001/print"),
-    ("smallinvoice", "get_invoice_pdf", {"invoiceId": 12}, "/receivables/invoices/12/pdf"),
-])
+@pytest.mark.parametrize(
+    ("vendor", "tool", "args", "path"),
+    [
+        ("fortnox", "print_invoice", {"DocumentNumber": "1001"}, "/3/invoices/1001/print"),
+        ("smallinvoice", "get_invoice_pdf", {"invoiceId": 12}, "/receivables/invoices/12/pdf"),
+    ],
+)
 async def test_pdf_answer_is_embedded_unmangled(fresh: Upstream, vendor, tool, args, path) -> None:
     fresh.answer(path, 200, PDF, {"Content-Type": "application/pdf"})
     app = app_for(vendor, fresh.url)
@@ -207,7 +298,9 @@ async def test_path_special_characters_reach_the_wire_encoded(fresh: Upstream) -
 @pytest.mark.anyio
 async def test_query_arrays_and_special_characters(fresh: Upstream) -> None:
     app = app_for("fortnox", fresh.url)
-    await call(app, "get_warehouse_status_stockbalance", itemIds=["A 1", "B&2", "C,3"], stockPointCodes=["SP1"])
+    await call(
+        app, "get_warehouse_status_stockbalance", itemIds=["A 1", "B&2", "C,3"], stockPointCodes=["SP1"]
+    )
     seen = fresh.seen[-1]
     assert seen["path"] == "/api/warehouse/status-v1/stockbalance"
     assert seen["query"] == "itemIds=A%201&itemIds=B%262&itemIds=C%2C3&stockPointCodes=SP1"
@@ -221,6 +314,8 @@ async def test_json_body_is_assembled_from_flattened_arguments(fresh: Upstream) 
     result = await call(app, "update_customer", CustomerNumber="K/1", City="Lund", Active=True)
     assert result.structured["Customer"]["City"] == "Lund"
     sent = fresh.seen[-1]
-    assert sent["method"] == "PUT" and json.loads(sent["body"]) == {"Customer": {"City": "Lund", "Active": True}}
+    assert sent["method"] == "PUT" and json.loads(sent["body"]) == {
+        "Customer": {"City": "Lund", "Active": True}
+    }
     assert sent["headers"]["Content-Type"] == "application/json"
     await app.aclose()

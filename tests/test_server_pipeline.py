@@ -27,8 +27,11 @@ def pipeline(handler: Callable[[httpx.Request], httpx.Response], seen: list[http
         seen.append(request)
         return handler(request)
 
-    client = httpx.AsyncClient(base_url="https://api.acme.invalid", transport=httpx.MockTransport(recording),
-                               headers={"Authorization": f"Bearer {TOKEN}"})
+    client = httpx.AsyncClient(
+        base_url="https://api.acme.invalid",
+        transport=httpx.MockTransport(recording),
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
     settings = VendorSettings("acme", "https://api.acme.invalid", {"access_token": TOKEN})
     return CallPipeline(VENDOR, Upstream(client), settings=settings)
 
@@ -43,14 +46,26 @@ def ok(request: httpx.Request) -> httpx.Response:
     [
         ("get_customer", {"CustomerNumber": 5}, "CustomerNumber", ["must be string, got integer", '"5"']),
         ("get_customer", {}, "CustomerNumber", ["missing required argument 'CustomerNumber'"]),
-        ("get_customer", {"CustomerNumber": "1", "Foo": 1}, "Foo", ["unknown argument 'Foo'", "CustomerNumber"]),
+        (
+            "get_customer",
+            {"CustomerNumber": "1", "Foo": 1},
+            "Foo",
+            ["unknown argument 'Foo'", "CustomerNumber"],
+        ),
         ("list_customers", {"filter": "all"}, "filter", ["not allowed", "'active'"]),
-        ("create_contact", {"name": "x", "main_address": {"city": 3}}, "main_address.city", ["must be string"]),
+        (
+            "create_contact",
+            {"name": "x", "main_address": {"city": 3}},
+            "main_address.city",
+            ["must be string"],
+        ),
         ("list_contacts", {"limit": 500}, "limit", ["limit"]),
         ("upload_inbox_file", {"file": "***"}, "file", ["base64"]),
     ],
 )
-async def test_bad_arguments_are_refused_before_sending(tool: str, args: dict, field: str, words: list[str]) -> None:
+async def test_bad_arguments_are_refused_before_sending(
+    tool: str, args: dict, field: str, words: list[str]
+) -> None:
     seen: list[httpx.Request] = []
     result = await pipeline(ok, seen).call(tool, args)
     assert isinstance(result, ToolResult) and result.is_error
@@ -83,15 +98,36 @@ def status_handler(status: int, body: object = None, headers: dict | None = None
 @pytest.mark.parametrize(
     ("status", "body", "headers", "code", "words"),
     [
-        (401, {"message": "invalid token"}, None, "UNAUTHORIZED",
-         ["invalid token", "LEDGERMCP_ACME_ACCESS_TOKEN", "ACME_ACCESS_TOKEN", "ledgermcp login acme"]),
-        (403, {"ErrorInformation": {"Error": 1, "Message": "No access", "Code": 2000663}}, None, "FORBIDDEN",
-         ["No access", "customer"]),
-        (404, {"ErrorInformation": {"Message": "Kunde hittades inte"}}, None, "NOT_FOUND",
-         ["CustomerNumber='42'", "Kunde hittades inte"]),
+        (
+            401,
+            {"message": "invalid token"},
+            None,
+            "UNAUTHORIZED",
+            ["invalid token", "LEDGERMCP_ACME_ACCESS_TOKEN", "ACME_ACCESS_TOKEN", "ledgermcp login acme"],
+        ),
+        (
+            403,
+            {"ErrorInformation": {"Error": 1, "Message": "No access", "Code": 2000663}},
+            None,
+            "FORBIDDEN",
+            ["No access", "customer"],
+        ),
+        (
+            404,
+            {"ErrorInformation": {"Message": "Kunde hittades inte"}},
+            None,
+            "NOT_FOUND",
+            ["CustomerNumber='42'", "Kunde hittades inte"],
+        ),
         (409, {"message": "version mismatch"}, None, "CONFLICT", ["version mismatch"]),
         (400, {"code": 400, "message": "Name is too long"}, None, "VALIDATION_ERROR", ["Name is too long"]),
-        (422, {"errors": [{"field": "Email", "message": "invalid"}]}, None, "VALIDATION_ERROR", ["Email: invalid"]),
+        (
+            422,
+            {"errors": [{"field": "Email", "message": "invalid"}]},
+            None,
+            "VALIDATION_ERROR",
+            ["Email: invalid"],
+        ),
         (429, {"message": "slow down"}, {"Retry-After": "17"}, "RATE_LIMITED", ["Retry after 17 seconds"]),
         (500, None, None, "UPSTREAM_ERROR", ["HTTP 500"]),
         (503, {"message": "maintenance"}, None, "UPSTREAM_ERROR", ["maintenance"]),
@@ -100,7 +136,9 @@ def status_handler(status: int, body: object = None, headers: dict | None = None
 )
 async def test_vendor_errors_map_to_stable_codes(status, body, headers, code, words) -> None:
     seen: list[httpx.Request] = []
-    result = await pipeline(status_handler(status, body, headers), seen).call("get_customer", {"CustomerNumber": "42"})
+    result = await pipeline(status_handler(status, body, headers), seen).call(
+        "get_customer", {"CustomerNumber": "42"}
+    )
     assert result.is_error
     error = result.structured["error"]
     assert error["code"] == code and error["status"] == status and error["request_sent"] is True
@@ -164,7 +202,7 @@ async def test_pdf_answer_is_an_embedded_blob() -> None:
     pdf = b"%PDF-1.7\n\x00\xff\xfe binary \x80\n%%EOF"
     handler = lambda r: httpx.Response(200, content=pdf, headers={"Content-Type": "application/pdf"})  # noqa: E731
     result = await pipeline(handler, []).call("get_invoice_pdf", {"DocumentNumber": "12"})
-    resource = [c for c in result.content if c["type"] == "resource"][0]["resource"]
+    resource = next(c for c in result.content if c["type"] == "resource")["resource"]
     assert resource["mimeType"] == "application/pdf"
     assert base64.b64decode(resource["blob"]) == pdf
     assert resource["uri"] == "ledgermcp://acme/3/invoices/12/print"
@@ -172,7 +210,9 @@ async def test_pdf_answer_is_an_embedded_blob() -> None:
 
 @pytest.mark.anyio
 async def test_no_content_answer() -> None:
-    result = await pipeline(lambda r: httpx.Response(204), []).call("delete_customer", {"CustomerNumber": "1"})
+    result = await pipeline(lambda r: httpx.Response(204), []).call(
+        "delete_customer", {"CustomerNumber": "1"}
+    )
     assert not result.is_error and result.structured == {"ok": True, "status": 204}
 
 
@@ -197,8 +237,9 @@ async def test_gates_can_stop_a_call_before_it_is_sent() -> None:
     pipe.before_send.append(snapshot)
     pipe.after.append(audit)
     result = await pipe.call("update_customer", {"CustomerNumber": "1", "Name": "N"})
-    assert result.structured == {"plan": {"method": "PUT", "path": "/3/customers/1",
-                                          "body": {"Customer": {"Name": "N"}}}}
+    assert result.structured == {
+        "plan": {"method": "PUT", "path": "/3/customers/1", "body": {"Customer": {"Name": "N"}}}
+    }
     assert seen == [] and notes == ["after update_customer"]
     await pipe.call("get_customer", {"CustomerNumber": "1"})
     assert len(seen) == 1 and notes[1:] == ["before get_customer", "after get_customer"]

@@ -68,7 +68,9 @@ def test_every_style_in_one_request() -> None:
 
 
 def test_wrapped_json_body_from_flattened_fields() -> None:
-    req = build_request(VENDOR.tool("update_customer"), {"CustomerNumber": "7", "Name": "Acme", "Active": False})
+    req = build_request(
+        VENDOR.tool("update_customer"), {"CustomerNumber": "7", "Name": "Acme", "Active": False}
+    )
     assert req.method == "PUT" and req.path == "/3/customers/7"
     assert req.json_body == {"Customer": {"Name": "Acme", "Active": False}}
     built = req.build(httpx.AsyncClient(base_url="https://x.invalid"))
@@ -93,15 +95,22 @@ def test_optional_query_arguments_left_out() -> None:
 
 def test_multipart_upload_from_base64() -> None:
     content = b"%PDF-1.4 hello"
-    req = build_request(VENDOR.tool("upload_inbox_file"),
-                        {"file": base64.b64encode(content).decode(), "path": "inbox_s"})
+    req = build_request(
+        VENDOR.tool("upload_inbox_file"), {"file": base64.b64encode(content).decode(), "path": "inbox_s"}
+    )
     assert req.target == "/3/inbox?path=inbox_s"
     built = req.build(httpx.AsyncClient(base_url="https://x.invalid"))
     assert built.headers["content-type"].startswith("multipart/form-data; boundary=")
     body = built.read()
     assert content in body and b'name="file"' in body
-    assert req.describe()["files"] == [{"field": "file", "filename": "file", "bytes": len(content),
-                                        "content_type": "application/octet-stream"}]
+    assert req.describe()["files"] == [
+        {
+            "field": "file",
+            "filename": "file",
+            "bytes": len(content),
+            "content_type": "application/octet-stream",
+        }
+    ]
 
 
 def test_multipart_rejects_bad_base64() -> None:
@@ -112,4 +121,8 @@ def test_multipart_rejects_bad_base64() -> None:
 
 def test_describe_is_plain_and_secret_free() -> None:
     req = build_request(VENDOR.tool("create_customer"), {"Name": "Acme"})
-    assert req.describe() == {"method": "POST", "path": "/3/customers", "body": {"Customer": {"Name": "Acme"}}}
+    assert req.describe() == {
+        "method": "POST",
+        "path": "/3/customers",
+        "body": {"Customer": {"Name": "Acme"}},
+    }
