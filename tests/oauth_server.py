@@ -20,6 +20,7 @@ import base64
 import hashlib
 import json
 import secrets
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +49,7 @@ class OAuthTestServer:
         self.access_lifetime = access_lifetime  # how long /api/ping really accepts an access token
         self.refresh_delay = refresh_delay  # pause after rotating, before answering (widens crash windows)
         self.require_tenant = require_tenant
+        self.on_rotate: Any = None  # called (once, then cleared) right after a rotation, before answering
         self.scope = scope
         self.lock = threading.Lock()
         self.codes: dict[str, dict[str, Any]] = {}
@@ -165,8 +167,12 @@ class OAuthTestServer:
                 answer = self._issue(None, self.scope)
             else:
                 return 400, {"error": "unsupported_grant_type"}
-        if rotated and self.refresh_delay:
-            time.sleep(self.refresh_delay)
+        if rotated:
+            hook, self.on_rotate = self.on_rotate, None
+            if hook is not None:
+                hook()
+            if self.refresh_delay:
+                time.sleep(self.refresh_delay)
         return 200, answer
 
     def authorize(self, query: dict[str, str]) -> tuple[int, dict[str, str]]:
@@ -198,8 +204,19 @@ class OAuthTestServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                # headers and body go out as two writes: without this, delayed ACKs add ~40 ms
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
+
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # a client killed mid-answer (the crash tests do that on purpose)
 
             def _reply(self, status: int, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(body or {}).encode()
