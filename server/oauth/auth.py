@@ -256,6 +256,7 @@ class RotatingTokenAuth(httpx.Auth):
                 saved = yield _Call(self._save, (new, lease))
             except StaleWriteError:
                 log.warning(s.tag(f"{self.key}: refresh lock lapsed during the refresh; re-checking before writing"))
+                self.store.release(lease)  # whatever is left of it; the rescue takes a new one
                 saved = yield _Call(self._rescue, (spent, new))
             self._cached = saved
             log.info(s.tag(f"{self.key}: tokens renewed (generation {saved.generation})"))
