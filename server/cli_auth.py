@@ -23,14 +23,18 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("login", help="log in to a vendor and store its tokens")
     p.add_argument("vendor")
     p.add_argument("--profile", help="profile (tenant) to store the tokens under")
-    p.add_argument("--port", type=int, help="callback port on 127.0.0.1 (must match the registered redirect URI)")
+    p.add_argument(
+        "--port", type=int, help="callback port on 127.0.0.1 (must match the registered redirect URI)"
+    )
     p.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     p.add_argument(
         "--client-credentials",
         action="store_true",
         help="service account / API client: client-credentials grant, no browser",
     )
-    p.add_argument("--tenant-id", help="Fortnox service account: the tenant id (or $LEDGERMCP_FORTNOX_TENANT_ID)")
+    p.add_argument(
+        "--tenant-id", help="Fortnox service account: the tenant id (or $LEDGERMCP_FORTNOX_TENANT_ID)"
+    )
     p.add_argument("--scope", action="append", help="scope to request (repeatable; default: the vendor's)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the browser redirect")
     _store_args(p)
@@ -114,7 +118,9 @@ def _login(args: argparse.Namespace) -> int:
             )
     except (OAuthError, LookupError, ValueError) as exc:
         return _fail(str(exc))
-    print(settings.tag(f"logged in to {settings.vendor}; tokens stored in {store.location(settings.store_key)}"))
+    print(
+        settings.tag(f"logged in to {settings.vendor}; tokens stored in {store.location(settings.store_key)}")
+    )
     if record.scope:
         print(f"granted scopes: {' '.join(record.scope)}")
     return 0
@@ -188,7 +194,9 @@ def _doctor(args: argparse.Namespace) -> int:
 
     try:
         info, tools = load_vendor_table(args.vendor)
-        checks = run_doctor(info, tools, profile=args.profile, store_kind=args.store, redis_url=args.redis_url)
+        checks = run_doctor(
+            info, tools, profile=args.profile, store_kind=args.store, redis_url=args.redis_url
+        )
     except (OAuthError, LookupError, ValueError) as exc:
         return _fail(str(exc))
     for check in checks:

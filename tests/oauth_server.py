@@ -17,6 +17,7 @@ Run as ``python oauth_server.py worker ...`` it is a client process (see `worker
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import secrets
@@ -70,7 +71,9 @@ class OAuthTestServer:
         self._chains = 0
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -131,7 +134,9 @@ class OAuthTestServer:
             self.access_tokens.clear()
 
     # -- protocol -------------------------------------------------------------------------------
-    def token(self, params: dict[str, str], client: tuple[str, str] | None, headers: Any) -> tuple[int, dict[str, Any]]:
+    def token(
+        self, params: dict[str, str], client: tuple[str, str] | None, headers: Any
+    ) -> tuple[int, dict[str, Any]]:
         if client != (CLIENT_ID, CLIENT_SECRET):
             with self.lock:
                 self.counts["bad_client"] += 1
@@ -144,14 +149,20 @@ class OAuthTestServer:
                 chain = self.refresh_tokens.pop(old, None)
                 if chain is None:
                     self.counts["invalid_grant"] += 1
-                    return 400, {"error": "invalid_grant", "error_description": "refresh token revoked or unknown"}
+                    return 400, {
+                        "error": "invalid_grant",
+                        "error_description": "refresh token revoked or unknown",
+                    }
                 self.counts["refresh_ok"] += 1
                 answer = self._issue(chain, self.scope)
                 rotated = True
             elif grant == "authorization_code":
                 entry = self.codes.pop(params.get("code", ""), None)
                 if entry is None or entry["redirect_uri"] != params.get("redirect_uri"):
-                    return 400, {"error": "invalid_grant", "error_description": "unknown code or redirect_uri"}
+                    return 400, {
+                        "error": "invalid_grant",
+                        "error_description": "unknown code or redirect_uri",
+                    }
                 verifier = params.get("code_verifier") or ""
                 if entry["method"] != "S256" or s256(verifier) != entry["challenge"]:
                     self.counts["pkce_failed"] += 1
@@ -213,12 +224,13 @@ class OAuthTestServer:
                 pass
 
             def handle(self) -> None:
-                try:
+                # a client killed mid-answer (the crash tests do that on purpose)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     super().handle()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # a client killed mid-answer (the crash tests do that on purpose)
 
-            def _reply(self, status: int, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> None:
+            def _reply(
+                self, status: int, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+            ) -> None:
                 data = json.dumps(body or {}).encode()
                 self.send_response(status)
                 for k, v in (headers or {}).items():
@@ -325,7 +337,12 @@ def seed_store(store: Any, settings: Any, refresh_token: str, env: Any = None) -
     from ledgermcp.server.oauth.login import store_login
     from ledgermcp.server.oauth.tokens import TokenRecord
 
-    record = TokenRecord(refresh_token=refresh_token, origin="authorization_code", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    record = TokenRecord(
+        refresh_token=refresh_token,
+        origin="authorization_code",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+    )
     return store_login(settings, store, record, env)
 
 
@@ -342,7 +359,21 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.socket = os.path.join(directory, "redis.sock")
         self.proc = subprocess.Popen(
-            [exe, "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", directory],
+            [
+                exe,
+                "--port",
+                "0",
+                "--unixsocket",
+                self.socket,
+                "--unixsocketperm",
+                "700",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                directory,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

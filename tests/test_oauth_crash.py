@@ -14,12 +14,12 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from oauth_server import OAuthTestServer, client_env, seed_store, vendor_info, vendor_tools  # noqa: E402
+from oauth_server import OAuthTestServer, client_env, seed_store, vendor_info, vendor_tools
 
-from ledgermcp.server.oauth.config import settings_from_vendor  # noqa: E402
-from ledgermcp.server.oauth.doctor import run_doctor  # noqa: E402
-from ledgermcp.server.oauth.stores import FileStore  # noqa: E402
-from ledgermcp.server.oauth.tokens import fingerprint  # noqa: E402
+from ledgermcp.server.oauth.config import settings_from_vendor
+from ledgermcp.server.oauth.doctor import run_doctor
+from ledgermcp.server.oauth.stores import FileStore
+from ledgermcp.server.oauth.tokens import fingerprint
 
 WORKER = os.path.join(os.path.dirname(__file__), "oauth_server.py")
 RANDOM_KILLS = 24

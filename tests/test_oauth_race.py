@@ -15,10 +15,10 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from oauth_server import CLIENT_SECRET, OAuthTestServer, RedisServer, client_env, seed_store, vendor_info  # noqa: E402
+from oauth_server import CLIENT_SECRET, OAuthTestServer, RedisServer, client_env, seed_store, vendor_info
 
-from ledgermcp.server.oauth.config import settings_from_vendor  # noqa: E402
-from ledgermcp.server.oauth.stores import FileStore, RedisStore  # noqa: E402
+from ledgermcp.server.oauth.config import settings_from_vendor
+from ledgermcp.server.oauth.stores import FileStore, RedisStore
 
 PROCESSES = 8
 CALLS = 50
@@ -31,7 +31,17 @@ def run_workers(server_url: str, style: str, envs: list[dict[str, str]], timeout
         for env in envs:
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, WORKER, "worker", "--server", server_url, "--style", style, "--calls", str(CALLS)],
+                    [
+                        sys.executable,
+                        WORKER,
+                        "worker",
+                        "--server",
+                        server_url,
+                        "--style",
+                        style,
+                        "--calls",
+                        str(CALLS),
+                    ],
                     env={**os.environ, **env},
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
@@ -73,7 +83,12 @@ def check(server: OAuthTestServer, results: list[dict], stored_refresh: str | No
 def test_race_file_store(tmp_path):
     data = tmp_path / "data"
     with OAuthTestServer(expires_in=0) as server:
-        env = {**client_env(), "LEDGERMCP_DATA_DIR": str(data), "LEDGERMCP_CONFIG_DIR": str(tmp_path / "cfg"), "LEDGERMCP_TOKEN_STORE": "file"}
+        env = {
+            **client_env(),
+            "LEDGERMCP_DATA_DIR": str(data),
+            "LEDGERMCP_CONFIG_DIR": str(tmp_path / "cfg"),
+            "LEDGERMCP_TOKEN_STORE": "file",
+        }
         settings = settings_from_vendor(vendor_info(server.url), "default", env)
         store = FileStore(data / "tokens")
         seed_store(store, settings, server.new_chain(), env)
@@ -84,7 +99,9 @@ def test_race_file_store(tmp_path):
         check(server, results, record.refresh_token)
         assert record.pending is None
         assert elapsed < 90
-        print(f"file store: {PROCESSES}x{CALLS} calls, {server.counts['refresh_ok']} rotations in {elapsed:.1f}s")
+        print(
+            f"file store: {PROCESSES}x{CALLS} calls, {server.counts['refresh_ok']} rotations in {elapsed:.1f}s"
+        )
 
 
 @pytest.mark.slow
@@ -115,6 +132,8 @@ def test_race_redis_store_across_hosts(tmp_path):
             check(server, results, record.refresh_token)
             assert record.pending is None
             assert not any((tmp_path / f"host{i}" / "data").exists() for i in range(PROCESSES))
-            print(f"redis store: {PROCESSES}x{CALLS} calls, {server.counts['refresh_ok']} rotations in {elapsed:.1f}s")
+            print(
+                f"redis store: {PROCESSES}x{CALLS} calls, {server.counts['refresh_ok']} rotations in {elapsed:.1f}s"
+            )
     finally:
         redis_server.stop()

@@ -11,12 +11,12 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthTestServer, client_env, seed_store, vendor_info  # noqa: E402
+from oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthTestServer, client_env, seed_store, vendor_info
 
-from ledgermcp.server.oauth.auth import RotatingTokenAuth  # noqa: E402
-from ledgermcp.server.oauth.config import settings_from_vendor  # noqa: E402
-from ledgermcp.server.oauth.errors import NotLoggedIn, ReauthRequired  # noqa: E402
-from ledgermcp.server.oauth.stores import FileStore  # noqa: E402
+from ledgermcp.server.oauth.auth import RotatingTokenAuth
+from ledgermcp.server.oauth.config import settings_from_vendor
+from ledgermcp.server.oauth.errors import NotLoggedIn, ReauthRequired
+from ledgermcp.server.oauth.stores import FileStore
 
 
 @pytest.fixture(autouse=True)
@@ -54,23 +54,26 @@ def test_refreshes_lazily_and_persists_before_use(server, tmp_path, style):
     assert record.scope == ("invoice", "customer")
 
 
-def test_async_flow(server, tmp_path):
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_async_flow(server, tmp_path):
     import anyio
 
     server.expires_in = 0  # every call needs a new token
     settings, store = make(server, tmp_path)
     seed_store(store, settings, server.new_chain())
     auth = RotatingTokenAuth(settings, store)
-
-    async def main():
-        async with httpx.AsyncClient(auth=auth) as client:
-            async with anyio.create_task_group() as tg:
-                for _ in range(6):
-                    tg.start_soon(client.get, f"{server.url}/api/ping")
-            for _ in range(3):
-                assert (await client.get(f"{server.url}/api/ping")).status_code == 200
-
-    anyio.run(main)
+    async with httpx.AsyncClient(auth=auth) as client:
+        async with anyio.create_task_group() as tg:
+            for _ in range(6):
+                tg.start_soon(client.get, f"{server.url}/api/ping")
+        for _ in range(3):
+            assert (await client.get(f"{server.url}/api/ping")).status_code == 200
+    assert auth.refreshes == 9
     assert server.counts["invalid_grant"] == 0
     assert server.counts["ping_401"] == 0
     assert server.accepts(store.load(settings.store_key).refresh_token)
@@ -169,7 +172,9 @@ def test_client_credentials_renews_with_the_same_grant_and_tenant(tmp_path):
     from ledgermcp.server.oauth.login import login_client_credentials
 
     with OAuthTestServer(expires_in=0, require_tenant="T-42") as srv:
-        settings, store = make(srv, tmp_path, style="form", extra_env={"LEDGERMCP_TESTVENDOR_TENANT_ID": "T-42"})
+        settings, store = make(
+            srv, tmp_path, style="form", extra_env={"LEDGERMCP_TESTVENDOR_TENANT_ID": "T-42"}
+        )
         record = login_client_credentials(settings, store)
         assert record.origin == "client_credentials" and record.refresh_token is None
         with httpx.Client(auth=RotatingTokenAuth(settings, store)) as client:
@@ -185,7 +190,10 @@ def test_token_url_override_and_known_vendor_facts():
     assert (s.token_request, s.client_auth, s.tenant_header) == ("form", "basic", "TenantId")
     s = settings_from_vendor(
         info,
-        env={"LEDGERMCP_FORTNOX_TOKEN_URL": "http://127.0.0.1:1/t", "LEDGERMCP_FORTNOX_AUTHORIZE_URL": "http://127.0.0.1:1/a"},
+        env={
+            "LEDGERMCP_FORTNOX_TOKEN_URL": "http://127.0.0.1:1/t",
+            "LEDGERMCP_FORTNOX_AUTHORIZE_URL": "http://127.0.0.1:1/a",
+        },
     )
     assert (s.token_url, s.authorize_url) == ("http://127.0.0.1:1/t", "http://127.0.0.1:1/a")
     small = settings_from_vendor({"name": "smallinvoice", "env_prefix": "LEDGERMCP_SMALLINVOICE"}, env={})
@@ -198,7 +206,12 @@ def test_token_request_shapes():
     from ledgermcp.server.oauth.endpoint import build_token_request
 
     small = settings_from_vendor({"name": "smallinvoice", "env_prefix": "LEDGERMCP_SMALLINVOICE"}, env={})
-    req = build_token_request(small, {"grant_type": "refresh_token", "refresh_token": "r"}, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    req = build_token_request(
+        small,
+        {"grant_type": "refresh_token", "refresh_token": "r"},
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+    )
     assert req.headers["content-type"] == "application/json"
     import json
 
@@ -209,7 +222,9 @@ def test_token_request_shapes():
         "client_secret": CLIENT_SECRET,
     }
     fortnox = settings_from_vendor({"name": "fortnox", "env_prefix": "LEDGERMCP_FORTNOX"}, env={})
-    req = build_token_request(fortnox, {"grant_type": "client_credentials"}, client_id="a", client_secret="b", tenant_id="7")
+    req = build_token_request(
+        fortnox, {"grant_type": "client_credentials"}, client_id="a", client_secret="b", tenant_id="7"
+    )
     assert req.headers["authorization"].startswith("Basic ")
     assert req.headers["TenantId"] == "7"
     assert req.content == b"grant_type=client_credentials"

@@ -17,11 +17,11 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from oauth_server import OAuthTestServer, RedisServer, client_env, seed_store, vendor_info  # noqa: E402
+from oauth_server import OAuthTestServer, RedisServer, client_env, seed_store, vendor_info
 
-from ledgermcp.server.oauth.errors import LockTimeout, StaleWriteError, StoreError, StoreUnavailable  # noqa: E402
-from ledgermcp.server.oauth.stores import FileStore, KeyringStore, RedisStore, open_store  # noqa: E402
-from ledgermcp.server.oauth.tokens import TokenRecord  # noqa: E402
+from ledgermcp.server.oauth.errors import LockTimeout, StaleWriteError, StoreError, StoreUnavailable
+from ledgermcp.server.oauth.stores import FileStore, KeyringStore, RedisStore, open_store
+from ledgermcp.server.oauth.tokens import TokenRecord
 
 KEY = "testvendor/default"
 

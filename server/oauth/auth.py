@@ -79,6 +79,15 @@ def interrupted_explanation(pending: Mapping[str, Any]) -> str:
     )
 
 
+def _register_secrets(values: list[str]) -> None:
+    """Hand credentials to the HTTP stack's log redaction (when that stack is present)."""
+    try:
+        from ledgermcp.server.http.redact import register_secrets
+    except ImportError:
+        return
+    register_secrets(values)
+
+
 class RotatingTokenAuth(httpx.Auth):
     """Bearer auth backed by a `TokenStore`, safe across threads, processes and hosts."""
 
@@ -97,9 +106,16 @@ class RotatingTokenAuth(httpx.Auth):
         self.key = settings.store_key
         self._cached: TokenRecord | None = None
         self.refreshes = 0  # token requests this instance made (for tests and doctor)
+        _register_secrets(settings.secrets())
 
     # -- store-side steps ------------------------------------------------------------------------
     def _load(self) -> TokenRecord | None:
+        record = self._load_raw()
+        if record is not None:
+            _register_secrets(record.secrets())
+        return record
+
+    def _load_raw(self) -> TokenRecord | None:
         """The stored record, or one seeded from the environment when the environment carries a
         refresh token this profile has not consumed yet and no login has superseded it."""
         record = self.store.load(self.key)
@@ -115,7 +131,11 @@ class RotatingTokenAuth(httpx.Auth):
                     client_id=None,
                 )
             if record.origin == "env" and record.env_seed != seed:
-                log.info(self.settings.tag(f"{self.key}: a new refresh token in the environment replaces the stored one"))
+                log.info(
+                    self.settings.tag(
+                        f"{self.key}: a new refresh token in the environment replaces the stored one"
+                    )
+                )
                 return TokenRecord(
                     refresh_token=env_rt, origin="env", env_seed=seed, generation=record.generation
                 )
@@ -137,8 +157,12 @@ class RotatingTokenAuth(httpx.Auth):
             current = self.store.load(self.key)
             current_rt = current.refresh_token if current else None
             if current_rt != spent_refresh:
-                raise StaleWriteError(self.settings.tag(f"{self.key} was replaced while this refresh was in flight"))
-            return self.store.save(self.key, new.evolve(generation=current.generation if current else 0), lease)
+                raise StaleWriteError(
+                    self.settings.tag(f"{self.key} was replaced while this refresh was in flight")
+                )
+            return self.store.save(
+                self.key, new.evolve(generation=current.generation if current else 0), lease
+            )
 
     # -- decisions -------------------------------------------------------------------------------
     def _usable(self, record: TokenRecord | None, rejected: str | None) -> bool:
@@ -158,10 +182,14 @@ class RotatingTokenAuth(httpx.Auth):
 
     def _broken_error(self, record: TokenRecord) -> ReauthRequired:
         broken = record.broken or {}
-        what = f"the {self.settings.vendor} refresh token was rejected ({broken.get('error', 'invalid_grant')})"
+        what = (
+            f"the {self.settings.vendor} refresh token was rejected ({broken.get('error', 'invalid_grant')})"
+        )
         if broken.get("interrupted"):
             what += f"; {interrupted_explanation(broken['interrupted'])}"
-        return ReauthRequired(self.settings.tag(what), hint=f"run `{self.settings.login_command}` to log in again")
+        return ReauthRequired(
+            self.settings.tag(what), hint=f"run `{self.settings.login_command}` to log in again"
+        )
 
     def _grant_request(self, record: TokenRecord) -> httpx.Request:
         s = self.settings
@@ -184,7 +212,11 @@ class RotatingTokenAuth(httpx.Auth):
                 hint=f"set {s.env_prefix}_CLIENT_ID and {s.env_prefix}_CLIENT_SECRET, or run `{s.login_command}`",
             )
         return build_token_request(
-            s, grant, client_id=client_id, client_secret=client_secret, tenant_id=s.tenant_id or record.tenant_id
+            s,
+            grant,
+            client_id=client_id,
+            client_secret=client_secret,
+            tenant_id=s.tenant_id or record.tenant_id,
         )
 
     # -- the protocol ----------------------------------------------------------------------------
@@ -255,10 +287,13 @@ class RotatingTokenAuth(httpx.Auth):
             try:
                 saved = yield _Call(self._save, (new, lease))
             except StaleWriteError:
-                log.warning(s.tag(f"{self.key}: refresh lock lapsed during the refresh; re-checking before writing"))
+                log.warning(
+                    s.tag(f"{self.key}: refresh lock lapsed during the refresh; re-checking before writing")
+                )
                 self.store.release(lease)  # whatever is left of it; the rescue takes a new one
                 saved = yield _Call(self._rescue, (spent, new))
             self._cached = saved
+            _register_secrets(saved.secrets())
             log.info(s.tag(f"{self.key}: tokens renewed (generation {saved.generation})"))
             return saved
         finally:

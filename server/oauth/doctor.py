@@ -79,8 +79,12 @@ def run_doctor(
     choice = resolve_profile(profile, env, strict=False)
     if choice.pointer_error:
         checks.append(
-            Check("profile", "FAIL", f"{choice.pointer_error}; `serve` will refuse to start",
-                  "run `ledgermcp profile use NAME` to repair the pointer")
+            Check(
+                "profile",
+                "FAIL",
+                f"{choice.pointer_error}; `serve` will refuse to start",
+                "run `ledgermcp profile use NAME` to repair the pointer",
+            )
         )
     else:
         checks.append(Check("profile", "ok", f"{choice.name} (from {choice.source})"))
@@ -97,24 +101,34 @@ def run_doctor(
     if isinstance(store, FileStore) and record is not None:
         mode = stat.S_IMODE(os.stat(store.path(settings.store_key)).st_mode)
         if mode & 0o077:
-            checks.append(Check("store", "FAIL", f"{where} is readable by others (mode {mode:o})",
-                                f"chmod 600 {where}"))
+            checks.append(
+                Check("store", "FAIL", f"{where} is readable by others (mode {mode:o})", f"chmod 600 {where}")
+            )
         else:
             checks.append(Check("store", "ok", f"{where} (mode {mode:o})"))
     else:
         checks.append(Check("store", "ok", where))
 
     # credentials
-    client_ok = bool((settings.client_id or (record and record.client_id)) and
-                     (settings.client_secret or (record and record.client_secret)))
+    client_ok = bool(
+        (settings.client_id or (record and record.client_id))
+        and (settings.client_secret or (record and record.client_secret))
+    )
     has_tokens = record is not None or bool(settings.env_refresh_token or settings.env_access_token)
     if not has_tokens:
-        checks.append(Check("credentials", "FAIL", f"no tokens for {vendor} (profile {choice.name})",
-                            f"run `{login}`"))
+        checks.append(
+            Check("credentials", "FAIL", f"no tokens for {vendor} (profile {choice.name})", f"run `{login}`")
+        )
         return checks
     if not client_ok:
-        checks.append(Check("credentials", "FAIL", "no OAuth client id/secret (environment or store)",
-                            f"set {settings.env_prefix}_CLIENT_ID and _CLIENT_SECRET, or run `{login}`"))
+        checks.append(
+            Check(
+                "credentials",
+                "FAIL",
+                "no OAuth client id/secret (environment or store)",
+                f"set {settings.env_prefix}_CLIENT_ID and _CLIENT_SECRET, or run `{login}`",
+            )
+        )
     else:
         source = "store" if record is not None else "environment"
         checks.append(Check("credentials", "ok", f"client id/secret present; tokens from the {source}"))
@@ -133,8 +147,14 @@ def run_doctor(
             checks.append(Check("rotation", "ok", "a refresh is in progress in another process"))
             pending = None
         elif pending.get("refresh") != fingerprint(record.refresh_token if record else None):
-            checks.append(Check("rotation", "warn", "a stale rotation marker does not match the stored token",
-                                "it is cleared by the next refresh"))
+            checks.append(
+                Check(
+                    "rotation",
+                    "warn",
+                    "a stale rotation marker does not match the stored token",
+                    "it is cleared by the next refresh",
+                )
+            )
             pending = None
     else:
         checks.append(Check("rotation", "ok", "no interrupted rotation"))
@@ -150,7 +170,9 @@ def run_doctor(
                 # the saved refresh token may be dead: find out now, through the locked protocol
                 auth._cached = before
                 auth.token(http, force=True)
-                checks.append(Check("token", "ok", "refresh token works; access token renewed (the new pair is saved)"))
+                checks.append(
+                    Check("token", "ok", "refresh token works; access token renewed (the new pair is saved)")
+                )
             elif before is not None and auth._usable(before, None):
                 auth._cached = before
                 left = "" if before.expires_at is None else f", {int(before.expires_at - time.time())}s left"
@@ -159,18 +181,36 @@ def run_doctor(
                 auth.token(http)
                 checks.append(Check("token", "ok", "access token renewed (the new pair is saved)"))
             if pending:
-                checks.append(Check("rotation", "ok", "an interrupted refresh left a marker, but the saved "
-                                    "refresh token still worked; marker cleared"))
+                checks.append(
+                    Check(
+                        "rotation",
+                        "ok",
+                        "an interrupted refresh left a marker, but the saved "
+                        "refresh token still worked; marker cleared",
+                    )
+                )
         except OAuthError as exc:
             msg = auth.redact(exc.message)
             if pending:
-                checks.append(Check("rotation", "FAIL", f"interrupted rotation: {interrupted_explanation(pending)}",
-                                    f"run `{login}` to start a new chain"))
+                checks.append(
+                    Check(
+                        "rotation",
+                        "FAIL",
+                        f"interrupted rotation: {interrupted_explanation(pending)}",
+                        f"run `{login}` to start a new chain",
+                    )
+                )
             checks.append(Check("token", "FAIL", msg, exc.hint))
             return checks
         except httpx.HTTPError as exc:
-            checks.append(Check("token", "FAIL", f"cannot reach {settings.token_url} ({type(exc).__name__})",
-                                "check the network, or the token URL override"))
+            checks.append(
+                Check(
+                    "token",
+                    "FAIL",
+                    f"cannot reach {settings.token_url} ({type(exc).__name__})",
+                    "check the network, or the token URL override",
+                )
+            )
             return checks
 
         # API
@@ -185,17 +225,33 @@ def run_doctor(
                 checks.append(Check("api", "FAIL", auth.redact(exc.message), exc.hint))
                 response = None
             except httpx.HTTPError as exc:
-                checks.append(Check("api", "FAIL", f"cannot reach {settings.base_url} ({type(exc).__name__})",
-                                    f"check the network, or {settings.env_prefix}_BASE_URL"))
+                checks.append(
+                    Check(
+                        "api",
+                        "FAIL",
+                        f"cannot reach {settings.base_url} ({type(exc).__name__})",
+                        f"check the network, or {settings.env_prefix}_BASE_URL",
+                    )
+                )
                 response = None
             if response is not None:
                 if response.is_success:
                     checks.append(Check("api", "ok", f"GET {path} answered {response.status_code}"))
                 elif response.status_code == 401:
-                    checks.append(Check("api", "FAIL", f"GET {path}: the API rejected the token (401)", f"run `{login}`"))
+                    checks.append(
+                        Check(
+                            "api", "FAIL", f"GET {path}: the API rejected the token (401)", f"run `{login}`"
+                        )
+                    )
                 elif response.status_code == 403:
-                    checks.append(Check("api", "FAIL", f"GET {path}: forbidden (403)",
-                                        f"grant the app the missing scope, then run `{login}`"))
+                    checks.append(
+                        Check(
+                            "api",
+                            "FAIL",
+                            f"GET {path}: forbidden (403)",
+                            f"grant the app the missing scope, then run `{login}`",
+                        )
+                    )
                 else:
                     checks.append(Check("api", "warn", f"GET {path} answered {response.status_code}"))
     finally:
@@ -209,15 +265,27 @@ def run_doctor(
     if not needed:
         checks.append(Check("scopes", "ok", "the tools declare no scopes"))
     elif granted is None:
-        checks.append(Check("scopes", "warn", f"the token endpoint did not say which scopes were granted; "
-                            f"tools need: {', '.join(sorted(needed))}",
-                            "compare with the scopes enabled for your app in the vendor's developer portal"))
+        checks.append(
+            Check(
+                "scopes",
+                "warn",
+                f"the token endpoint did not say which scopes were granted; "
+                f"tools need: {', '.join(sorted(needed))}",
+                "compare with the scopes enabled for your app in the vendor's developer portal",
+            )
+        )
     else:
         missing = sorted(set(needed) - set(granted))
         if missing:
             examples = "; ".join(f"{s} (e.g. {needed[s][0]}, {len(needed[s])} tools)" for s in missing)
-            checks.append(Check("scopes", "FAIL", f"not granted: {examples}",
-                                f"enable them for your app in the vendor's developer portal, then run `{login}`"))
+            checks.append(
+                Check(
+                    "scopes",
+                    "FAIL",
+                    f"not granted: {examples}",
+                    f"enable them for your app in the vendor's developer portal, then run `{login}`",
+                )
+            )
         else:
             checks.append(Check("scopes", "ok", f"all {len(needed)} scopes the tools need are granted"))
     return checks

@@ -68,7 +68,9 @@ class TokenAnswer:
     bad_client: bool = False
 
 
-def read_token_response(response: httpx.Response, secrets: list[str | None], now: float | None = None) -> TokenAnswer:
+def read_token_response(
+    response: httpx.Response, secrets: list[str | None], now: float | None = None
+) -> TokenAnswer:
     now = time.time() if now is None else now
     try:
         data = response.json()
@@ -106,5 +108,9 @@ def read_token_response(response: httpx.Response, secrets: list[str | None], now
         error in REJECTED_GRANT_ERRORS or (response.status_code in (400, 401) and error.startswith("http_"))
     )
     return TokenAnswer(
-        status=response.status_code, error=error, description=description, rejected=rejected, bad_client=bad_client
+        status=response.status_code,
+        error=error,
+        description=description,
+        rejected=rejected,
+        bad_client=bad_client,
     )

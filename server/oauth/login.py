@@ -10,6 +10,7 @@ a tenant id header, smallinvoice API clients).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import queue
 import secrets
@@ -34,7 +35,9 @@ CALLBACK_PATH = "/callback"
 def pkce_pair() -> tuple[str, str]:
     """(code_verifier, S256 code_challenge) per RFC 7636."""
     verifier = secrets.token_urlsafe(64)[:96]
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+    )
     return verifier, challenge
 
 
@@ -91,13 +94,19 @@ def _client_pair(settings: OAuthSettings) -> tuple[str, str]:
     return settings.client_id, settings.client_secret
 
 
-def _exchange(settings: OAuthSettings, grant: dict[str, str], http: httpx.Client, tenant_id: str | None) -> dict[str, Any]:
+def _exchange(
+    settings: OAuthSettings, grant: dict[str, str], http: httpx.Client, tenant_id: str | None
+) -> dict[str, Any]:
     client_id, client_secret = _client_pair(settings)
-    request = build_token_request(settings, grant, client_id=client_id, client_secret=client_secret, tenant_id=tenant_id)
+    request = build_token_request(
+        settings, grant, client_id=client_id, client_secret=client_secret, tenant_id=tenant_id
+    )
     try:
         response = http.send(request)
     except httpx.HTTPError as exc:
-        raise LoginError(f"cannot reach the token endpoint {settings.token_url}: {type(exc).__name__}") from None
+        raise LoginError(
+            f"cannot reach the token endpoint {settings.token_url}: {type(exc).__name__}"
+        ) from None
     answer = read_token_response(response, [client_secret, grant.get("code"), grant.get("code_verifier")])
     if answer.tokens is None:
         detail = answer.error + (f": {answer.description}" if answer.description else "")
@@ -108,17 +117,19 @@ def _exchange(settings: OAuthSettings, grant: dict[str, str], http: httpx.Client
     return answer.tokens
 
 
-def store_login(settings: OAuthSettings, store: TokenStore, record: TokenRecord, env: Any = None) -> TokenRecord:
+def store_login(
+    settings: OAuthSettings, store: TokenStore, record: TokenRecord, env: Any = None
+) -> TokenRecord:
     """Write a fresh record, replacing whatever was there (under the rotation lock)."""
     from ledgermcp.server.oauth.profiles import remember
 
     with store.locked(settings.store_key) as lease:
         current = store.load(settings.store_key)
-        saved = store.save(settings.store_key, record.evolve(generation=current.generation if current else 0), lease)
-    try:
+        saved = store.save(
+            settings.store_key, record.evolve(generation=current.generation if current else 0), lease
+        )
+    with contextlib.suppress(OSError):  # the index only helps `profile list`
         remember(settings.vendor, settings.profile, env)
-    except OSError:
-        pass
     return saved
 
 
@@ -168,14 +179,20 @@ def login_authorization_code(
     thread = threading.Thread(target=callback.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:
-        print(settings.tag(f"Open this URL to authorise ledgermcp for {settings.vendor}:\n  {url}"), file=out, flush=True)
+        print(
+            settings.tag(f"Open this URL to authorise ledgermcp for {settings.vendor}:\n  {url}"),
+            file=out,
+            flush=True,
+        )
         print(f"Waiting for the redirect to {redirect_uri} ...", file=out, flush=True)
         if opener is not None:
             opener(url)
         try:
             result = callback.results.get(timeout=timeout)
         except queue.Empty:
-            raise LoginError(f"no redirect to {redirect_uri} within {timeout:.0f}s", hint="run the login again") from None
+            raise LoginError(
+                f"no redirect to {redirect_uri} within {timeout:.0f}s", hint="run the login again"
+            ) from None
     finally:
         callback.shutdown()
         callback.server_close()
@@ -185,7 +202,9 @@ def login_authorization_code(
             hint="start the login again from this terminal",
         )
     if result["outcome"] != "code":
-        raise LoginError(f"the vendor refused the authorization ({result.get('error')})", hint="run the login again")
+        raise LoginError(
+            f"the vendor refused the authorization ({result.get('error')})", hint="run the login again"
+        )
     grant = {
         "grant_type": "authorization_code",
         "code": result["code"],
@@ -247,4 +266,3 @@ def login_client_credentials(
         env_seed=fingerprint(settings.env_refresh_token),
     )
     return store_login(settings, store, record, env)
-

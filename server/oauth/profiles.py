@@ -67,13 +67,17 @@ def read_pointer(env: Mapping[str, str] | None = None) -> str | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise ProfileError(f"the active-profile pointer {path} is unreadable ({exc.strerror})", hint=fix) from None
+        raise ProfileError(
+            f"the active-profile pointer {path} is unreadable ({exc.strerror})", hint=fix
+        ) from None
     try:
         name = raw.decode("utf-8").strip()
     except UnicodeDecodeError:
         name = ""
     if not NAME_RE.match(name):
-        raise ProfileError(f"the active-profile pointer {path} is corrupt (no valid profile name in it)", hint=fix)
+        raise ProfileError(
+            f"the active-profile pointer {path} is corrupt (no valid profile name in it)", hint=fix
+        )
     return name
 
 
@@ -116,7 +120,9 @@ def banner(choice: ProfileChoice) -> str | None:
     """What a server prints on stderr at start when it runs a non-default profile."""
     if choice.is_default:
         return None
-    origin = {"flag": "--profile", "env": PROFILE_ENV, "pointer": "active-profile pointer"}.get(choice.source, choice.source)
+    origin = {"flag": "--profile", "env": PROFILE_ENV, "pointer": "active-profile pointer"}.get(
+        choice.source, choice.source
+    )
     return f"[profile: {choice.name}] using profile {choice.name!r} (from {origin})"
 
 

@@ -43,7 +43,9 @@ DEFAULT_LOCK_TIMEOUT = 60.0
 def check_key(key: str) -> tuple[str, str]:
     vendor, _, profile = key.partition("/")
     if not NAME_RE.match(vendor) or not NAME_RE.match(profile):
-        raise StoreError(f"invalid store key {key!r}: expected <vendor>/<profile> made of letters, digits, _ . -")
+        raise StoreError(
+            f"invalid store key {key!r}: expected <vendor>/<profile> made of letters, digits, _ . -"
+        )
     return vendor, profile
 
 
@@ -290,7 +292,9 @@ class KeyringStore(_LocalLockMixin, TokenStore):
         priority = getattr(self._backend, "priority", 0)
         module = type(self._backend).__module__
         if module.startswith(("keyring.backends.fail", "keyring.backends.null")) or (
-            isinstance(priority, int | float) and priority <= 0 and not module.startswith("keyring.backends.chainer")
+            isinstance(priority, int | float)
+            and priority <= 0
+            and not module.startswith("keyring.backends.chainer")
         ):
             raise StoreUnavailable(
                 f"no usable OS keyring backend here ({type(self._backend).__name__})",
@@ -425,7 +429,9 @@ class RedisStore(TokenStore):
         return f"{self.namespace}:{{{key}}}:{what}"  # one hash slot per key (Redis Cluster)
 
     def location(self, key: str | None = None) -> str:
-        return f"Redis {redact_url(self.url or '(client)')}" + (f" key {self._k(key, 'tokens')}" if key else "")
+        return f"Redis {redact_url(self.url or '(client)')}" + (
+            f" key {self._k(key, 'tokens')}" if key else ""
+        )
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         import redis
@@ -449,13 +455,18 @@ class RedisStore(TokenStore):
         deadline = time.monotonic() + timeout
         delay = 0.005
         while True:
-            fence = int(self._call(self._acquire, keys=[lock_key, fence_key], args=[self.owner, self.lock_ttl_ms]))
+            fence = int(
+                self._call(self._acquire, keys=[lock_key, fence_key], args=[self.owner, self.lock_ttl_ms])
+            )
             if fence:
                 lease = Lease(key=key, fence=fence)
                 value = f"{self.owner}:{fence}"
                 stop = threading.Event()
                 thread = threading.Thread(
-                    target=self._keep_alive, args=(lease, lock_key, value, stop), daemon=True, name="ledgermcp-lease"
+                    target=self._keep_alive,
+                    args=(lease, lock_key, value, stop),
+                    daemon=True,
+                    name="ledgermcp-lease",
                 )
                 lease.handle = (lock_key, value, stop, thread)
                 thread.start()
@@ -505,9 +516,13 @@ class RedisStore(TokenStore):
         )
         if result == -1:
             lease.lost = True
-            raise StaleWriteError(f"the refresh lock for {key} expired before the write (fence {lease.fence})")
+            raise StaleWriteError(
+                f"the refresh lock for {key} expired before the write (fence {lease.fence})"
+            )
         if result == -2:
-            raise StaleWriteError(f"a newer lease already wrote {key}; this write (fence {lease.fence}) is refused")
+            raise StaleWriteError(
+                f"a newer lease already wrote {key}; this write (fence {lease.fence}) is refused"
+            )
         if result == -3:
             raise StaleWriteError(f"the token record for {key} changed underneath")
         return new
@@ -535,7 +550,9 @@ class RedisStore(TokenStore):
 STORE_KINDS = ("file", "keyring", "redis")
 
 
-def open_store(kind: str | None = None, *, redis_url: str | None = None, env: Mapping[str, str] | None = None) -> TokenStore:
+def open_store(
+    kind: str | None = None, *, redis_url: str | None = None, env: Mapping[str, str] | None = None
+) -> TokenStore:
     """The store chosen by flag (`kind`), else `LEDGERMCP_TOKEN_STORE`, else the file store."""
     env = os.environ if env is None else env
     kind = (kind or env.get("LEDGERMCP_TOKEN_STORE") or "file").strip().lower()
@@ -546,5 +563,6 @@ def open_store(kind: str | None = None, *, redis_url: str | None = None, env: Ma
     if kind == "redis":
         return RedisStore(redis_url, env=env)
     raise StoreError(
-        f"unknown token store {kind!r}", hint=f"LEDGERMCP_TOKEN_STORE must be one of: {', '.join(STORE_KINDS)}"
+        f"unknown token store {kind!r}",
+        hint=f"LEDGERMCP_TOKEN_STORE must be one of: {', '.join(STORE_KINDS)}",
     )
