@@ -92,12 +92,18 @@ class App:
     """A vendor's server together with what it owns: the pipeline, its HTTP client, the sandbox."""
 
     def __init__(
-        self, vendor: Vendor, server: Server[Any], pipeline: CallPipeline, sandbox: Any = None
+        self,
+        vendor: Vendor,
+        server: Server[Any],
+        pipeline: CallPipeline,
+        sandbox: Any = None,
+        safety: Any = None,
     ) -> None:
         self.vendor = vendor
         self.server = server
         self.pipeline = pipeline
         self.sandbox = sandbox
+        self.safety = safety  # ledgermcp.server.safety.Safety: the installed gates and hooks
 
     async def aclose(self) -> None:
         await self.pipeline.upstream.aclose()
@@ -111,10 +117,14 @@ def create_app(
     environ: Mapping[str, str] | None = None,
     client: Any = None,
     settings: VendorSettings | None = None,
+    safety: Any = None,
 ) -> App:
     """Wire settings, the HTTP seam (or the sandbox), the pipeline and the MCP server together.
 
-    `client`: any `httpx.AsyncClient` to send through (tests, the vendor HTTP stack)."""
+    `client`: any `httpx.AsyncClient` to send through (tests, the vendor HTTP stack).
+    `safety`: `ledgermcp.server.safety.SafetyOptions` (dry-run, approval, snapshots, audit log;
+    `options_from_env` reads them with the CLI's flags). Without it no write-safety gate is
+    installed: `ledgermcp serve` always passes one."""
     env = os.environ if environ is None else environ
     settings = settings or load_settings(vendor.info, env)
     simulated = None
@@ -129,8 +139,37 @@ def create_app(
             transport = simulated.transport()
         client = open_client(vendor.info, settings, env=env, transport=transport)
     pipeline = CallPipeline(vendor, Upstream(client), settings=settings)
+    guards = None
+    if safety is not None:
+        from ledgermcp.server.safety import install
+
+        guards = install(pipeline, safety, ask=ask_user)
     server = build_server(vendor, pipeline, selection=selection, sandbox=sandbox)
-    return App(vendor, server, pipeline, simulated)
+    return App(vendor, server, pipeline, simulated, guards)
+
+
+async def ask_user(call: Any, plan: dict[str, Any], text: str) -> str | None:
+    """Ask the human through elicitation when the client declared it and the connection can carry a
+    server request; None otherwise (the approval gate then falls back to a plan-bound token)."""
+    ctx = call.context
+    session = getattr(ctx, "session", None)
+    if session is None:
+        return None
+    try:
+        caps = session.client_capabilities
+        if caps is None or caps.elicitation is None or not session.can_send_request:
+            return None
+    except Exception:
+        return None
+    message = (f"Approve {call.name}? Nothing has been sent yet.\n{text}\n"
+               "Accept to send exactly this request; decline to send nothing.")
+    try:
+        answer = await session.elicit_form(message, {"type": "object", "properties": {}},
+                                           related_request_id=getattr(ctx, "request_id", None))
+    except Exception:
+        log.warning("could not ask the user to approve %s; falling back to an approval token", call.name)
+        return None
+    return str(answer.action)
 
 
 async def serve_stdio(app: App) -> None:

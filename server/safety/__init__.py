@@ -1,0 +1,123 @@
+"""Write safety for every tool that is not read-only: dry-run, approval bound to the previewed plan,
+pre-write snapshots and an append-only audit log. No `mcp` import: the MCP app passes in, as `ask`,
+whatever its transport offers for asking the human.
+
+`install(pipeline, options)` adds the gates and hooks to a `CallPipeline`:
+
+    gates        DryRunGate (with dry_run), then ApprovalGate (unless approve="never")
+    before_send  SnapshotHook (unless snapshots are off)
+    after        SnapshotHook.observe (names the snapshot in the result), AuditLog
+
+The approval token travels in the reserved argument `_approval`. The generated input schemas are
+left unchanged: the pipeline takes `_approval` out of the arguments before validation (it is in
+`pipeline.reserved`), and the approval-required result says how to pass it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ledgermcp.server.safety.audit import AuditLog, default_audit_path
+from ledgermcp.server.safety.gates import (
+    APPROVAL_ARG,
+    APPROVAL_MODES,
+    ApprovalGate,
+    Ask,
+    DryRunGate,
+    TokenSigner,
+)
+from ledgermcp.server.safety.snapshots import SnapshotHook, SnapshotStore, default_snapshot_dir
+
+__all__ = ["APPROVAL_ARG", "APPROVAL_MODES", "ApprovalGate", "AuditLog", "DryRunGate", "Safety",
+           "SafetyOptions", "SnapshotHook", "SnapshotStore", "TokenSigner", "install", "options_from_env", "sandbox_defaults"]
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass
+class SafetyOptions:
+    dry_run: bool = False
+    approve: str = "destructive"
+    snapshots: bool = True
+    snapshot_dir: str | os.PathLike[str] | None = None
+    snapshot_fail_open: bool = False
+    audit_log: str | os.PathLike[str] | None = None  # None: the default file; "" or "-": no audit log
+    approval_ttl: float = 300.0
+    clock: Callable[[], float] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def sandbox_defaults() -> SafetyOptions:
+    """What `serve --sandbox` starts from: the simulated vendor touches no real account, so no
+    approval, snapshot or audit log unless a flag or variable asks for one."""
+    return SafetyOptions(approve="never", snapshots=False, audit_log="-")
+
+
+def options_from_env(environ: Mapping[str, str] | None = None, *, base: SafetyOptions | None = None,
+                     **overrides: Any) -> SafetyOptions:
+    """Options from `LEDGERMCP_DRY_RUN`, `LEDGERMCP_APPROVE`, `LEDGERMCP_SNAPSHOT_DIR`,
+    `LEDGERMCP_NO_SNAPSHOT`, `LEDGERMCP_SNAPSHOT_FAIL_OPEN`, `LEDGERMCP_AUDIT_LOG` over `base`
+    (default: `SafetyOptions()`); explicit overrides (CLI flags) win when not None."""
+    env = os.environ if environ is None else environ
+    opts = base or SafetyOptions()
+
+    def flag(name: str) -> bool | None:
+        value = env.get(name)
+        return None if value is None or not value.strip() else value.strip().lower() in _TRUE
+
+    from_env: dict[str, Any] = {
+        "dry_run": flag("LEDGERMCP_DRY_RUN"),
+        "approve": (env.get("LEDGERMCP_APPROVE") or "").strip().lower() or None,
+        "snapshots": None if flag("LEDGERMCP_NO_SNAPSHOT") is None else not flag("LEDGERMCP_NO_SNAPSHOT"),
+        "snapshot_dir": env.get("LEDGERMCP_SNAPSHOT_DIR") or None,
+        "snapshot_fail_open": flag("LEDGERMCP_SNAPSHOT_FAIL_OPEN"),
+        "audit_log": env.get("LEDGERMCP_AUDIT_LOG"),
+    }
+    for source in (from_env, overrides):
+        for key, value in source.items():
+            if value is not None:
+                setattr(opts, key, value)
+    if opts.approve not in APPROVAL_MODES:
+        raise ValueError(f"approval mode must be one of {', '.join(APPROVAL_MODES)}, not {opts.approve!r}")
+    return opts
+
+
+@dataclass
+class Safety:
+    options: SafetyOptions
+    dry_run: DryRunGate | None
+    approval: ApprovalGate | None
+    snapshots: SnapshotHook | None
+    store: SnapshotStore | None
+    audit: AuditLog | None
+
+
+def install(pipeline: Any, options: SafetyOptions | None = None, *, ask: Ask | None = None) -> Safety:
+    opts = options or SafetyOptions()
+    vendor = pipeline.vendor.name
+    kwargs: dict[str, Any] = {"clock": opts.clock} if opts.clock else {}
+    dry = DryRunGate(snapshots=opts.snapshots) if opts.dry_run else None
+    approval = None
+    if opts.approve != "never":
+        approval = ApprovalGate(opts.approve, signer=TokenSigner(ttl=opts.approval_ttl, **kwargs), ask=ask,
+                                snapshots=opts.snapshots)
+    store = hook = None
+    if opts.snapshots:
+        store = SnapshotStore(Path(opts.snapshot_dir) if opts.snapshot_dir else default_snapshot_dir(vendor))
+        hook = SnapshotHook(store, pipeline.upstream, vendor=vendor, fail_open=opts.snapshot_fail_open,
+                            secrets_of=pipeline.settings.secret_values, **kwargs)
+    audit = None
+    if opts.audit_log not in ("", "-"):
+        audit = AuditLog(Path(opts.audit_log) if opts.audit_log else default_audit_path(), vendor=vendor, **kwargs)
+    pipeline.reserved.add(APPROVAL_ARG)
+    pipeline.gates[:0] = [g for g in (dry, approval) if g is not None]
+    if hook is not None:
+        pipeline.before_send.insert(0, hook)
+        pipeline.after.insert(0, hook.observe)
+    if audit is not None:
+        pipeline.after.append(audit)
+    return Safety(opts, dry, approval, hook, store, audit)

@@ -1,0 +1,151 @@
+"""Gates in front of the send stage: dry-run and human approval.
+
+Dry-run: every tool that is not read-only ends with its plan; nothing reaches the vendor, not even
+the snapshot read. Read-only tools pass.
+
+Approval (`destructive`: tools with destructiveHint; `writes`: every tool that is not read-only;
+`never`): when the transport can ask the human (`ask`, e.g. MCP elicitation), the plan is shown and
+only an explicit accept lets the call go on. Otherwise the first call returns the plan and a token,
+an HMAC (per-process secret) over the plan digest, an expiry and a nonce. Only a repeat carrying
+that token in the reserved `_approval` argument, with arguments that produce the same plan, before
+the expiry, goes out; each token is good for one call.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ledgermcp.server import render
+from ledgermcp.server.calls import Call
+from ledgermcp.server.errors import ToolFailure
+from ledgermcp.server.render import ToolResult
+from ledgermcp.server.safety.plan import build_plan, plan_digest, plan_text
+
+APPROVAL_ARG = "_approval"
+APPROVAL_MODES = ("destructive", "writes", "never")
+APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
+APPROVAL_INVALID = "APPROVAL_INVALID"
+APPROVAL_DECLINED = "APPROVAL_DECLINED"
+
+# ask(call, plan, text) -> "accept" | "decline" | "cancel", or None when no human can be asked
+Ask = Callable[[Call, dict[str, Any], str], Awaitable[str | None]]
+
+
+def call_plan(call: Call, snapshots: bool = True) -> dict[str, Any]:
+    plan = call.extras.get("plan")
+    if plan is None:
+        assert call.request is not None
+        plan = build_plan(call.tool, call.arguments, call.request, snapshots=snapshots)
+        call.extras["plan"] = plan
+    return plan
+
+
+class DryRunGate:
+    def __init__(self, *, snapshots: bool = True) -> None:
+        self.snapshots = snapshots
+
+    async def __call__(self, call: Call) -> ToolResult | None:
+        if call.read_only:
+            return None
+        plan = call_plan(call, self.snapshots)
+        call.extras["approval"] = "dry_run"
+        text = f"DRY RUN: {call.name} was not sent. It would send:\n{plan_text(plan)}"
+        return ToolResult([{"type": "text", "text": text}], {"dry_run": True, "sent": False, "plan": plan})
+
+
+class TokenSigner:
+    """Plan-bound approval tokens: `v1.<expires>.<nonce>.<mac>`, HMAC-SHA256 with a per-process key."""
+
+    def __init__(self, *, ttl: float = 300.0, clock: Callable[[], float] = time.time,
+                 key: bytes | None = None) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._key = key or secrets.token_bytes(32)
+        self._used: dict[str, float] = {}
+
+    def _mac(self, digest: str, expires: int, nonce: str) -> str:
+        raw = hmac.new(self._key, f"v1|{digest}|{expires}|{nonce}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def issue(self, digest: str) -> tuple[str, int]:
+        expires = int(self.clock() + self.ttl)
+        nonce = secrets.token_urlsafe(12)
+        return f"v1.{expires}.{nonce}.{self._mac(digest, expires, nonce)}", expires
+
+    def check(self, token: Any, digest: str) -> str | None:
+        """None when the token approves this digest now (and consumes it), else the reason why not."""
+        if not isinstance(token, str) or token.count(".") != 3:
+            return "the approval token is malformed"
+        version, expires_s, nonce, mac = token.split(".")
+        if version != "v1" or not expires_s.isdigit():
+            return "the approval token is malformed"
+        expires = int(expires_s)
+        if not hmac.compare_digest(mac, self._mac(digest, expires, nonce)):
+            return "the approval token was issued for a different plan (other tool or arguments)"
+        now = self.clock()
+        if now > expires:
+            return "the approval token has expired"
+        self._used = {n: e for n, e in self._used.items() if e >= now}
+        if nonce in self._used:
+            return "the approval token was already used"
+        self._used[nonce] = expires
+        return None
+
+
+class ApprovalGate:
+    def __init__(self, mode: str = "destructive", *, signer: TokenSigner | None = None, ask: Ask | None = None,
+                 snapshots: bool = True) -> None:
+        if mode not in APPROVAL_MODES:
+            raise ValueError(f"approval mode must be one of {', '.join(APPROVAL_MODES)}, not {mode!r}")
+        self.mode = mode
+        self.signer = signer or TokenSigner()
+        self.ask = ask
+        self.snapshots = snapshots
+
+    def needs_approval(self, tool: dict[str, Any]) -> bool:
+        ann = tool.get("annotations") or {}
+        if self.mode == "never" or ann.get("readOnlyHint"):
+            return False
+        return self.mode == "writes" or bool(ann.get("destructiveHint"))
+
+    async def __call__(self, call: Call) -> ToolResult | None:
+        if not self.needs_approval(call.tool):
+            call.extras.setdefault("approval", "not_required")
+            return None
+        plan = call_plan(call, self.snapshots)
+        digest = plan_digest(call.tool, call.arguments, plan)
+        token = (call.extras.get("reserved") or {}).get(APPROVAL_ARG)
+        if token is not None:
+            reason = self.signer.check(token, digest)
+            if reason is None:
+                call.extras["approval"] = "token"
+                return None
+            call.extras["approval"] = "token_refused"
+            return render.failure(ToolFailure(
+                APPROVAL_INVALID, f"{call.name}: {reason}; nothing was sent",
+                "call the tool again without '_approval' to get a fresh preview and token, show the plan "
+                "to the user, and repeat the call unchanged with the new token once they agree",
+                details={"plan": plan}))
+        if self.ask is not None:
+            answer = await self.ask(call, plan, plan_text(plan))
+            if answer is not None:
+                call.extras["approval"] = f"asked_{answer}"
+                if answer == "accept":
+                    return None
+                return render.failure(ToolFailure(
+                    APPROVAL_DECLINED, f"{call.name}: the user did not approve ({answer}); nothing was sent",
+                    "ask the user what to change before trying again", details={"plan": plan}))
+        token, expires = self.signer.issue(digest)
+        call.extras["approval"] = "required"
+        text = (f"APPROVAL NEEDED: {call.name} was not sent. Show this plan to the user:\n{plan_text(plan)}\n"
+                f"If they agree, repeat the call with exactly the same arguments plus "
+                f"\"{APPROVAL_ARG}\": \"{token}\" (valid for {int(self.signer.ttl)} seconds, once).")
+        structured = {"approval_required": True, "sent": False, "plan": plan,
+                      "approval": {"argument": APPROVAL_ARG, "token": token, "expires_at": expires}}
+        return ToolResult([{"type": "text", "text": text}], structured)

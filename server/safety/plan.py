@@ -1,0 +1,111 @@
+"""The plan of a write: what would be sent and which entity would be snapshotted, as plain data.
+
+A plan is what a dry-run returns, what an approval prompt shows and what an approval token is
+bound to. `plan_digest` hashes exactly the tool, its arguments and the target (request and
+snapshot), in a canonical JSON form, so any change to any of them yields another digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ledgermcp.server.requests import PreparedRequest, encode_path_value
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+
+
+def arguments_digest(arguments: Mapping[str, Any]) -> str:
+    """sha256 of the canonical arguments: identifies a call without keeping its values."""
+    return hashlib.sha256(canonical(dict(arguments))).hexdigest()
+
+
+def batch_ids(value: Any) -> list[str]:
+    """Comma-separated ids (a string, a number or a list) as a list of non-empty strings."""
+    if isinstance(value, (list, tuple)):
+        parts = [str(v) for v in value]
+    else:
+        parts = str(value).split(",")
+    return [p.strip() for p in parts if p.strip()]
+
+
+def snapshot_paths(tool: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[str]:
+    """The concrete GET paths of the entity (or entities, for a batch) a write changes."""
+    target = tool.get("snapshot")
+    if not target:
+        return []
+    batch = target.get("batch_arg")
+    params: Mapping[str, str] = target.get("params") or {}
+    ids = batch_ids(arguments[batch]) if batch and batch in arguments else [None]
+    paths: list[str] = []
+    for one in ids:
+        path = str(target["path"])
+        for name, arg in params.items():
+            if arg == batch and one is not None:
+                value: Any = one
+            elif arg in arguments:
+                value = arguments[arg]
+            else:
+                continue
+            path = path.replace("{" + name + "}", encode_path_value(value))
+        paths.append(path)
+    return paths
+
+
+def snapshot_requests(tool: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[PreparedRequest]:
+    target = tool.get("snapshot") or {}
+    method = str(target.get("method") or "GET").upper()
+    return [PreparedRequest(tool=str(target.get("read_tool") or tool["name"]), method=method,
+                            path_template=str(target.get("path")), path=p)
+            for p in snapshot_paths(tool, arguments)]
+
+
+def build_plan(tool: Mapping[str, Any], arguments: Mapping[str, Any], request: PreparedRequest,
+               *, snapshots: bool = True) -> dict[str, Any]:
+    """What the call would do: the request (method, path, query, body) and the snapshot target."""
+    described = request.describe()
+    out: dict[str, Any] = {
+        "tool": str(tool["name"]),
+        "method": request.method,
+        "path": request.path,
+        "query": [[k, v] for k, v in request.query],
+        "url_path": described["path"],
+    }
+    for key in ("headers", "body", "files"):
+        if key in described:
+            out[key] = described[key]
+    ann = tool.get("annotations") or {}
+    out["destructive"] = bool(ann.get("destructiveHint"))
+    target = tool.get("snapshot")
+    if target and snapshots:
+        out["snapshot"] = {
+            "method": str(target.get("method") or "GET").upper(),
+            "paths": snapshot_paths(tool, arguments),
+            "read_tool": target.get("read_tool"),
+            "restore_tool": target.get("restore_tool"),
+        }
+    else:
+        out["snapshot"] = None
+    return out
+
+
+def plan_digest(tool: Mapping[str, Any], arguments: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
+    bound = {"tool": str(tool["name"]), "arguments": dict(arguments), "plan": dict(plan)}
+    return hashlib.sha256(canonical(bound)).hexdigest()
+
+
+def plan_text(plan: Mapping[str, Any]) -> str:
+    lines = [f"{plan['method']} {plan['url_path']}"]
+    if "body" in plan:
+        body = json.dumps(plan["body"], ensure_ascii=False, default=str)
+        lines.append("body: " + (body if len(body) <= 2000 else body[:2000] + " ..."))
+    if plan.get("files"):
+        lines.append("files: " + ", ".join(f"{f['filename']} ({f['bytes']} bytes)" for f in plan["files"]))
+    snap = plan.get("snapshot")
+    if snap:
+        lines.append(f"snapshot before the write: {snap['method']} " + ", ".join(snap["paths"]))
+    return "\n".join(lines)
