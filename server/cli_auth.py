@@ -101,9 +101,9 @@ def _login(args: argparse.Namespace) -> int:
     from ledgermcp.server.oauth.stores import open_store
 
     try:
-        info, _tools = load_vendor_table(args.vendor)
+        info, tools = load_vendor_table(args.vendor)
         choice = resolve_profile(args.profile)
-        settings = _prompt_client(settings_from_vendor(info, choice.name))
+        settings = _prompt_client(settings_from_vendor(info, choice.name, tools=tools))
         store = open_store(args.store, redis_url=args.redis_url)
         if args.client_credentials:
             record = login_client_credentials(settings, store, tenant_id=args.tenant_id, scopes=args.scope)

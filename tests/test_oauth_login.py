@@ -212,3 +212,27 @@ def test_cli_client_credentials_with_tenant(tmp_path, monkeypatch, capsys):
         assert record.origin == "client_credentials" and record.tenant_id == "T-9"
         assert main(["login", "testvendor", "--client-credentials", "--tenant-id", "wrong"]) == 1
         assert "TenantId" in capsys.readouterr().err
+
+
+def test_auth_for_serve(server, tmp_path):
+    import io
+
+    from ledgermcp.server.oauth.auth import RotatingTokenAuth, auth_for_serve
+
+    env = {
+        **client_env(),
+        "LEDGERMCP_DATA_DIR": str(tmp_path / "d"),
+        "LEDGERMCP_CONFIG_DIR": str(tmp_path / "c"),
+    }
+    info = vendor_info(server.url)
+    err = io.StringIO()
+    choice, auth = auth_for_serve(info, "acme", env=env, stream=err)
+    assert choice.name == "acme" and auth is None and err.getvalue().startswith("[profile: acme]")
+    settings = settings_from_vendor(info, "acme", env)
+    seed_store(open_store(env=env), settings, server.new_chain(), env)
+    _choice, auth = auth_for_serve(info, "acme", env=env, stream=err)
+    assert isinstance(auth, RotatingTokenAuth) and auth.key == "testvendor/acme"
+    use_profile("acme", env)
+    pointer_path(env).write_text("\x00")
+    with pytest.raises(ProfileError):
+        auth_for_serve(info, None, env=env, stream=err)

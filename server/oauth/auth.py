@@ -278,7 +278,9 @@ class RotatingTokenAuth(httpx.Auth):
                 access_token=t["access_token"],
                 refresh_token=t["refresh_token"] or record.refresh_token,
                 token_type=t["token_type"],
-                expires_at=t["expires_at"],
+                expires_at=t["expires_at"]
+                if t["expires_at"] is not None or s.access_lifetime is None
+                else t["obtained_at"] + s.access_lifetime,
                 obtained_at=t["obtained_at"],
                 scope=t["scope"] if t["scope"] is not None else record.scope,
                 pending=None,
@@ -415,3 +417,30 @@ def auth_for_vendor(
         profile = resolve_profile(env=env).name
     settings = settings_from_vendor(info, profile, env)
     return RotatingTokenAuth(settings, store or open_store(env=env))
+
+
+def auth_for_serve(
+    info: Mapping[str, Any],
+    profile_flag: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    store: TokenStore | None = None,
+    stream: Any = None,
+) -> tuple[Any, RotatingTokenAuth | None]:
+    """What `serve` calls at start: resolve the profile strictly (a corrupt pointer raises
+    `ProfileError`), print the non-default profile's banner on stderr, and return the rotating auth
+    when this vendor and profile have OAuth tokens (stored, or a refresh token in the environment);
+    `None` leaves the static, environment-derived auth in charge."""
+    from ledgermcp.server.oauth.config import is_oauth_vendor, settings_from_vendor
+    from ledgermcp.server.oauth.profiles import announce, resolve_profile
+    from ledgermcp.server.oauth.stores import open_store
+
+    choice = resolve_profile(profile_flag, env)
+    announce(choice, stream)
+    if not is_oauth_vendor(info):
+        return choice, None
+    settings = settings_from_vendor(info, choice.name, env)
+    store = store or open_store(env=env)
+    if store.load(settings.store_key) is None and not settings.env_refresh_token:
+        return choice, None
+    return choice, RotatingTokenAuth(settings, store)

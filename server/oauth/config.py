@@ -5,8 +5,10 @@ Precedence for every URL: environment (`LEDGERMCP_<VENDOR>_TOKEN_URL`, `_AUTHORI
 
 Keys read from `VENDOR["auth"]` (all optional): `token_url`, `authorize_url`,
 `rotating_refresh_token`, `token_request` ("form" | "json"), `client_auth` ("basic" | "body"),
-`tenant_header`, `redirect_port`, `scopes` (requested at login), `probe_path` (a cheap GET for
-`doctor`), `refresh_margin` (seconds before expiry to refresh).
+`tenant_header`, `redirect_port`, `scopes` (requested at login; default: every scope the tools
+need, else the spec's), `authorize_params` (extra query parameters for the authorize URL),
+`access_token_lifetime_seconds` (when token answers carry no expires_in), `probe_path` (a cheap
+GET for `doctor`), `refresh_margin` (seconds before expiry to refresh).
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class OAuthSettings:
     redirect_port: int = 8765
     probe_path: str | None = None
     refresh_margin: float = 60.0
+    authorize_params: tuple[tuple[str, str], ...] = ()
+    access_lifetime: float | None = None
 
     @property
     def store_key(self) -> str:
@@ -113,6 +117,7 @@ def settings_from_vendor(
     info: Mapping[str, Any],
     profile: str = DEFAULT_PROFILE,
     env: Mapping[str, str] | None = None,
+    tools: list[Mapping[str, Any]] | None = None,
 ) -> OAuthSettings:
     """Build the settings; raises `ValueError` when no token URL can be found."""
     env = os.environ if env is None else env
@@ -143,6 +148,8 @@ def settings_from_vendor(
         raise ValueError(f"vendor {name!r} declares no OAuth2 token URL; set {prefix}_TOKEN_URL")
 
     scopes = overlay.get("scopes")
+    if scopes is None and tools:
+        scopes = sorted({str(sc) for tool in tools for sc in tool.get("scopes") or []}) or None
     if scopes is None:
         scopes = []
         for flow in flows:
@@ -168,4 +175,10 @@ def settings_from_vendor(
         redirect_port=int(port),
         probe_path=overlay.get("probe_path"),
         refresh_margin=float(overlay.get("refresh_margin", 60.0)),
+        authorize_params=tuple((str(k), str(v)) for k, v in (overlay.get("authorize_params") or {}).items()),
+        access_lifetime=(
+            float(overlay["access_token_lifetime_seconds"])
+            if overlay.get("access_token_lifetime_seconds")
+            else None
+        ),
     )

@@ -174,6 +174,8 @@ def login_authorization_code(
     wanted = scopes if scopes is not None else list(settings.scopes)
     if wanted:
         query["scope"] = " ".join(wanted)
+    for name, value in settings.authorize_params:
+        query.setdefault(name, value)
     sep = "&" if "?" in settings.authorize_url else "?"
     url = settings.authorize_url + sep + urlencode(query)
     thread = threading.Thread(target=callback.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
