@@ -118,13 +118,16 @@ def create_app(
     client: Any = None,
     settings: VendorSettings | None = None,
     safety: Any = None,
+    auth: Any = None,
 ) -> App:
     """Wire settings, the HTTP seam (or the sandbox), the pipeline and the MCP server together.
 
     `client`: any `httpx.AsyncClient` to send through (tests, the vendor HTTP stack).
     `safety`: `ledgermcp.server.safety.SafetyOptions` (dry-run, approval, snapshots, audit log;
     `options_from_env` reads them with the CLI's flags). Without it no write-safety gate is
-    installed: `ledgermcp serve` always passes one."""
+    installed: `ledgermcp serve` always passes one.
+    `auth`: an `httpx.Auth` for the vendor (the rotating OAuth2 tokens of a profile); without it the
+    HTTP stack derives auth from the environment."""
     env = os.environ if environ is None else environ
     settings = settings or load_settings(vendor.info, env)
     simulated = None
@@ -137,7 +140,7 @@ def create_app(
                 vendor, base_url=settings.base_url, journal=env.get("LEDGERMCP_SANDBOX_JOURNAL")
             )
             transport = simulated.transport()
-        client = open_client(vendor.info, settings, env=env, transport=transport)
+        client = open_client(vendor.info, settings, env=env, transport=transport, auth=auth)
     pipeline = CallPipeline(vendor, Upstream(client), settings=settings)
     guards = None
     if safety is not None:
@@ -161,11 +164,14 @@ async def ask_user(call: Any, plan: dict[str, Any], text: str) -> str | None:
             return None
     except Exception:
         return None
-    message = (f"Approve {call.name}? Nothing has been sent yet.\n{text}\n"
-               "Accept to send exactly this request; decline to send nothing.")
+    message = (
+        f"Approve {call.name}? Nothing has been sent yet.\n{text}\n"
+        "Accept to send exactly this request; decline to send nothing."
+    )
     try:
-        answer = await session.elicit_form(message, {"type": "object", "properties": {}},
-                                           related_request_id=getattr(ctx, "request_id", None))
+        answer = await session.elicit_form(
+            message, {"type": "object", "properties": {}}, related_request_id=getattr(ctx, "request_id", None)
+        )
     except Exception:
         log.warning("could not ask the user to approve %s; falling back to an approval token", call.name)
         return None

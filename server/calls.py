@@ -240,6 +240,7 @@ def open_client(
     env: Mapping[str, str] | None = None,
     transport: Any = None,
     timeout: float = 30.0,
+    auth: httpx.Auth | None = None,
 ) -> httpx.AsyncClient:
     """The vendor's `httpx.AsyncClient`: the single place where the HTTP stack is chosen.
 
@@ -250,7 +251,7 @@ def open_client(
         from ledgermcp.server.http.client import build_async_client
 
         return build_async_client(
-            vendor_info, base_url=settings.base_url, env=os.environ if env is None else env
+            vendor_info, base_url=settings.base_url, env=os.environ if env is None else env, auth=auth
         )
     from ledgermcp import __version__
 
@@ -268,7 +269,10 @@ def open_client(
 def failure_from_exception(exc: BaseException, tool: Mapping[str, Any]) -> ToolFailure:
     """A send-time exception as a ToolFailure, using the HTTP stack's own classification."""
     from ledgermcp.server.http.errors import StackError, classify_exception
+    from ledgermcp.server.oauth.errors import OAuthError
 
+    if isinstance(exc, OAuthError):  # a broken token chain, a missing login: nothing was sent
+        return ToolFailure(exc.code, f"{tool.get('name')}: {exc.message}", exc.hint or "", sent=False)
     if not isinstance(exc, (httpx.HTTPError, StackError)):
         return errors.from_exception(exc, tool=tool, sent=True)
     f = classify_exception(exc)

@@ -21,23 +21,52 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="store_true",
         help="answer from an in-memory simulated vendor: no network, no account",
     )
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="tenant profile whose stored tokens to use (default: LEDGERMCP_PROFILE, then the active profile)",
+    )
     add_selection_options(parser)
     _add_transport_options(parser)
     safety = parser.add_argument_group("write safety")
-    safety.add_argument("--dry-run", action="store_true", default=None,
-                        help="tools that write return what they would send and send nothing "
-                        "(also LEDGERMCP_DRY_RUN=1)")
-    safety.add_argument("--approve", choices=("destructive", "writes", "never"), default=None,
-                        help="which tools need a human's approval of the previewed plan "
-                        "(default: destructive; never with --sandbox)")
-    safety.add_argument("--snapshot-dir", default=None, metavar="DIR",
-                        help="where the state before each write is kept (default: the user data directory)")
-    safety.add_argument("--no-snapshot", dest="snapshots", action="store_false", default=None,
-                        help="do not read and keep the state before writes")
-    safety.add_argument("--snapshot-fail-open", action="store_true", default=None,
-                        help="when the snapshot read fails, warn and write anyway (default: block the write)")
-    safety.add_argument("--audit-log", default=None, metavar="FILE",
-                        help="append-only JSONL log of write attempts ('-' for none; default: the user data directory)")
+    safety.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=None,
+        help="tools that write return what they would send and send nothing (also LEDGERMCP_DRY_RUN=1)",
+    )
+    safety.add_argument(
+        "--approve",
+        choices=("destructive", "writes", "never"),
+        default=None,
+        help="which tools need a human's approval of the previewed plan "
+        "(default: destructive; never with --sandbox)",
+    )
+    safety.add_argument(
+        "--snapshot-dir",
+        default=None,
+        metavar="DIR",
+        help="where the state before each write is kept (default: the user data directory)",
+    )
+    safety.add_argument(
+        "--no-snapshot",
+        dest="snapshots",
+        action="store_false",
+        default=None,
+        help="do not read and keep the state before writes",
+    )
+    safety.add_argument(
+        "--snapshot-fail-open",
+        action="store_true",
+        default=None,
+        help="when the snapshot read fails, warn and write anyway (default: block the write)",
+    )
+    safety.add_argument(
+        "--audit-log",
+        default=None,
+        metavar="FILE",
+        help="append-only JSONL log of write attempts ('-' for none; default: the user data directory)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -53,18 +82,36 @@ def _positive_seconds(text: str) -> float:
 
 def _add_transport_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("transport")
-    group.add_argument("--transport", choices=("stdio", "http"), default="stdio",
-                       help="stdio (default) or stateless Streamable HTTP with JSON responses")
-    group.add_argument("--host", default="127.0.0.1",
-                       help="HTTP: address to bind (default 127.0.0.1; any other needs LEDGERMCP_HTTP_TOKEN)")
+    group.add_argument(
+        "--transport",
+        choices=("stdio", "http"),
+        default="stdio",
+        help="stdio (default) or stateless Streamable HTTP with JSON responses",
+    )
+    group.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="HTTP: address to bind (default 127.0.0.1; any other needs LEDGERMCP_HTTP_TOKEN)",
+    )
     group.add_argument("--port", type=int, default=8000, help="HTTP: port (default 8000)")
-    group.add_argument("--allow-origin", action="append", metavar="ORIGIN,...",
-                       help="HTTP: browser origins allowed besides loopback (also LEDGERMCP_HTTP_ALLOWED_ORIGINS)")
-    group.add_argument("--allow-upstream-credentials", action="store_true",
-                       help="HTTP: send a request's X-Upstream-Authorization header to the vendor as its "
-                       "Authorization, for that call only")
-    group.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
-                       help="vendor request timeout (default LEDGERMCP_<VENDOR>_TIMEOUT_MS, else 30 s)")
+    group.add_argument(
+        "--allow-origin",
+        action="append",
+        metavar="ORIGIN,...",
+        help="HTTP: browser origins allowed besides loopback (also LEDGERMCP_HTTP_ALLOWED_ORIGINS)",
+    )
+    group.add_argument(
+        "--allow-upstream-credentials",
+        action="store_true",
+        help="HTTP: send a request's X-Upstream-Authorization header to the vendor as its "
+        "Authorization, for that call only",
+    )
+    group.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="vendor request timeout (default LEDGERMCP_<VENDOR>_TIMEOUT_MS, else 30 s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,8 +157,18 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"ledgermcp: {exc}", file=sys.stderr)
         return 2
+    auth = None
+    if not args.sandbox:
+        from ledgermcp.server.oauth.auth import auth_for_serve
+        from ledgermcp.server.oauth.errors import OAuthError
+
+        try:
+            _profile, auth = auth_for_serve(vendor.info, args.profile)
+        except OAuthError as exc:  # an unreadable profile pointer: refuse rather than use another tenant
+            print(f"ledgermcp: {exc}", file=sys.stderr)
+            return 2
     try:
-        app = create_app(vendor, selection=selection, sandbox=args.sandbox, safety=safety)
+        app = create_app(vendor, selection=selection, sandbox=args.sandbox, safety=safety, auth=auth)
     except StackError as exc:  # a malformed setting (base URL, timeout): say which, no traceback
         print(f"ledgermcp: {exc}" + (f" ({exc.hint})" if exc.hint else ""), file=sys.stderr)
         return 2
