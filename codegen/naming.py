@@ -179,10 +179,14 @@ def _singular_all(nouns: list[str]) -> list[str]:
 
 
 def _join(parts: list[str]) -> str:
+    """Join name parts, dropping repeated words; a number sticks to the word before it
+    (`sie-4` -> `sie4`), so a derived name never ends in `_<digits>`."""
     words: list[str] = []
     for part in parts:
         for word in part.split("_"):
-            if word and (not words or words[-1] != word):
+            if word.isdigit() and words:
+                words[-1] += word
+            elif word and (not words or words[-1] != word):
                 words.append(word)
     return "_".join(words)
 

@@ -101,7 +101,8 @@ class SchemaConverter:
         return out
 
     def is_read_only(self, node: Any) -> bool:
-        return isinstance(node, dict) and bool(node.get("readOnly"))
+        """readOnly on the property, or on the component it references (3.0 ignores keys beside $ref)."""
+        return isinstance(node, dict) and bool(node.get("readOnly") or self.resolve(node).get("readOnly"))
 
     def object_properties(self, node: dict[str, Any]) -> tuple[dict[str, Any], list[str]] | None:
         """(properties, required) of an object schema, merging allOf; None when not an object."""

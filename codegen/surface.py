@@ -56,6 +56,8 @@ class SurfaceChange:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     renamed: list[tuple[str, str]] = field(default_factory=list)
+    # (name, old operation, new operation): the same name now sends a different request
+    retargeted: list[tuple[str, str, str]] = field(default_factory=list)
     hints: list[tuple[str, str, bool]] = field(default_factory=list)  # (tool, change, breaking)
     schema: list[str] = field(default_factory=list)
 
@@ -63,12 +65,15 @@ class SurfaceChange:
     def breaking(self) -> list[str]:
         out = [f"removed {n}" for n in self.removed]
         out += [f"renamed {a} -> {b}" for a, b in self.renamed]
+        out += [f"{n} now calls {new} (was {old})" for n, old, new in self.retargeted]
         out += [f"{t}: {c}" for t, c, br in self.hints if br]
         return out
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.renamed or self.hints or self.schema)
+        return not (
+            self.added or self.removed or self.renamed or self.retargeted or self.hints or self.schema
+        )
 
     def render(self) -> str:
         if self.empty:
@@ -77,11 +82,14 @@ class SurfaceChange:
         lines += [f"+ added    {n}" for n in self.added]
         lines += [f"- removed  {n}   [BREAKING]" for n in self.removed]
         lines += [f"~ renamed  {a} -> {b}   [BREAKING]" for a, b in self.renamed]
+        lines += [f"~ moved    {n}: {old} -> {new}   [BREAKING]" for n, old, new in self.retargeted]
         lines += [
             f"~ hints    {t}: {c}" + ("   [BREAKING: less cautious]" if br else "") for t, c, br in self.hints
         ]
         lines += [f"~ schema   {n}: input schema changed" for n in self.schema]
         summary = f"{len(self.added)} added, {len(self.removed)} removed, {len(self.renamed)} renamed, "
+        if self.retargeted:
+            summary += f"{len(self.retargeted)} moved to another operation, "
         summary += f"{len(self.hints)} hint changes, {len(self.schema)} schema changes; {len(self.breaking)} breaking"
         return "\n".join([*lines, summary])
 
@@ -91,18 +99,25 @@ def diff_surface(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> Surfac
     old_by_name = {e["name"]: e for e in old}
     new_by_name = {e["name"]: e for e in new}
     old_by_op = {e["operation"]: e for e in old}
+    new_ops = {e["operation"] for e in new}
     pairs = []
     for name, entry in sorted(new_by_name.items()):
-        if name in old_by_name:
-            pairs.append((old_by_name[name], entry))
-        elif entry["operation"] in old_by_op and old_by_op[entry["operation"]]["name"] not in new_by_name:
-            before = old_by_op[entry["operation"]]
-            change.renamed.append((before["name"], name))
-            pairs.append((before, entry))
+        op = entry["operation"]
+        same_name, same_op = old_by_name.get(name), old_by_op.get(op)
+        if same_name is not None and same_name["operation"] != op:
+            change.retargeted.append((name, same_name["operation"], op))
+        if same_op is not None:
+            if same_op["name"] != name:
+                change.renamed.append((same_op["name"], name))
+            pairs.append((same_op, entry))
+        elif same_name is not None:
+            if same_name["operation"] not in new_ops:  # the operation moved: compare what the name offers
+                pairs.append((same_name, entry))
         else:
             change.added.append(name)
-    renamed_from = {a for a, _ in change.renamed}
-    change.removed = sorted(n for n in old_by_name if n not in new_by_name and n not in renamed_from)
+    change.removed = sorted(
+        e["name"] for e in old if e["operation"] not in new_ops and e["name"] not in new_by_name
+    )
     for before, after in pairs:
         for key in HINT_KEYS:
             if before["hints"][key] != after["hints"][key]:
