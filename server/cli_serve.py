@@ -140,7 +140,6 @@ def run(args: argparse.Namespace) -> int:
 
     from ledgermcp.server.app import create_app, serve_stdio
     from ledgermcp.server.http.errors import StackError
-
     from ledgermcp.server.safety import options_from_env, sandbox_defaults
 
     try:

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from ledgermcp.codegen.client_emit import client_module_for, emit_client, prepare_for_client
 from ledgermcp.codegen.diagnostics import Diagnostic, Severity
 

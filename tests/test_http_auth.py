@@ -12,6 +12,7 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
+
 from ledgermcp.server.http.auth import (
     ApiKeyAuth,
     BasicAuth,

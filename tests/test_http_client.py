@@ -9,6 +9,7 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
+
 from ledgermcp.server.catalog import available_vendors, load_vendor
 from ledgermcp.server.http.auth import accepted_env_vars
 from ledgermcp.server.http.client import (

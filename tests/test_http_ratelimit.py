@@ -11,6 +11,7 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ledgermcp.server.http.errors import RATE_LIMIT_WAIT_KEY
 from ledgermcp.server.http.ratelimit import (
     AsyncRateLimitTransport,

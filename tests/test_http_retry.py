@@ -10,6 +10,7 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ledgermcp.server.http.errors import RETRIES_KEY, Code, classify_exception, classify_rate_limited
 from ledgermcp.server.http.retry import AsyncRetryTransport, RetryPolicy, RetryTransport, decide
 

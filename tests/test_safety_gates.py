@@ -58,8 +58,13 @@ def sample(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
     fmt = schema.get("format")
     if fmt in ("binary", "byte", "base64") or schema.get("contentEncoding") == "base64":
         return "aGVsbG8="
-    value = {"date": "2024-01-31", "date-time": "2024-01-31T10:00:00Z", "email": "a@example.com",
-             "uri": "https://example.com", "uuid": "00000000-0000-0000-0000-000000000001"}.get(fmt, "1")
+    value = {
+        "date": "2024-01-31",
+        "date-time": "2024-01-31T10:00:00Z",
+        "email": "a@example.com",
+        "uri": "https://example.com",
+        "uuid": "00000000-0000-0000-0000-000000000001",
+    }.get(fmt, "1")
     value += "1" * max(0, schema.get("minLength", 0) - len(value))
     pattern = schema.get("pattern")
     if pattern and not re.search(pattern, value):
@@ -124,7 +129,8 @@ def writes_of(tool: dict[str, Any]) -> Callable[[httpx.Request], bool]:
             return False
         if method != "GET":
             return True
-        return not (snap and r.url.path.startswith(snap_prefix) and "/" not in r.url.path[len(snap_prefix):])
+        return not (snap and r.url.path.startswith(snap_prefix) and "/" not in r.url.path[len(snap_prefix) :])
+
     return match
 
 
@@ -169,7 +175,7 @@ def other_arguments(tool: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
 async def test_destructive_tools_need_a_plan_bound_token(vendor: str, tmp_path: Path) -> None:
     clock = Clock()
     recorder = Recorder()
-    pipeline, safety = make(vendor, tmp_path, recorder, approve="destructive", clock=clock)
+    pipeline, _safety = make(vendor, tmp_path, recorder, approve="destructive", clock=clock)
     destructive = tools(vendor, lambda t: t["annotations"]["destructiveHint"])
     assert len(destructive) > 40
     checked_other = 0
@@ -249,7 +255,9 @@ async def test_every_snapshot_target_is_kept_before_the_write(vendor: str, tmp_p
 @pytest.mark.anyio
 @pytest.mark.parametrize("vendor", VENDORS)
 @pytest.mark.parametrize("fail_open", [False, True])
-async def test_failed_snapshot_blocks_the_write_unless_fail_open(vendor: str, fail_open: bool, tmp_path: Path) -> None:
+async def test_failed_snapshot_blocks_the_write_unless_fail_open(
+    vendor: str, fail_open: bool, tmp_path: Path
+) -> None:
     recorder = Recorder(fail_get=True)
     pipeline, _ = make(vendor, tmp_path, recorder, approve="never", snapshot_fail_open=fail_open)
     for tool in tools(vendor, lambda t: bool(t.get("snapshot"))):
@@ -290,7 +298,9 @@ async def test_audit_log_has_one_line_per_write_and_no_values(tmp_path: Path) ->
     await pipeline.call("create_customer", {"Name": secret_name})
     await pipeline.call("get_customer", {"CustomerNumber": "1"})
     first = await pipeline.call("delete_customer", {"CustomerNumber": "1"})
-    await pipeline.call("delete_customer", {"CustomerNumber": "1", "_approval": first.structured["approval"]["token"]})
+    await pipeline.call(
+        "delete_customer", {"CustomerNumber": "1", "_approval": first.structured["approval"]["token"]}
+    )
     log_path = tmp_path / "audit.jsonl"
     assert stat.S_IMODE(os.stat(log_path).st_mode) == 0o600
     text = log_path.read_text()

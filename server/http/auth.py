@@ -28,6 +28,7 @@ from typing import Any
 
 import anyio
 import httpx
+
 from ledgermcp.server.http.env import env_names, env_value
 from ledgermcp.server.http.errors import TokenRequestError
 from ledgermcp.server.http.redact import install_log_redaction, register_secrets

@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 import httpx
+
 import ledgermcp
 from ledgermcp.server.http.auth import auth_from_vendor
 from ledgermcp.server.http.env import env_names, env_value

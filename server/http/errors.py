@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 import httpx
+
 from ledgermcp.server.http.redact import redact
 
 # request/response extension keys written by the stack

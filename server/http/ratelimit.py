@@ -28,6 +28,7 @@ from typing import Any
 
 import anyio
 import httpx
+
 from ledgermcp.server.http.errors import RATE_LIMIT_WAIT_KEY
 
 logger = logging.getLogger("ledgermcp.http.ratelimit")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import anyio
 import httpx
+
 from ledgermcp.server.http.errors import IDEMPOTENT_METHODS, RETRIES_KEY, may_have_left, parse_retry_after
 
 logger = logging.getLogger("ledgermcp.http.retry")

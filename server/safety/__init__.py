@@ -32,8 +32,21 @@ from ledgermcp.server.safety.gates import (
 )
 from ledgermcp.server.safety.snapshots import SnapshotHook, SnapshotStore, default_snapshot_dir
 
-__all__ = ["APPROVAL_ARG", "APPROVAL_MODES", "ApprovalGate", "AuditLog", "DryRunGate", "Safety",
-           "SafetyOptions", "SnapshotHook", "SnapshotStore", "TokenSigner", "install", "options_from_env", "sandbox_defaults"]
+__all__ = [
+    "APPROVAL_ARG",
+    "APPROVAL_MODES",
+    "ApprovalGate",
+    "AuditLog",
+    "DryRunGate",
+    "Safety",
+    "SafetyOptions",
+    "SnapshotHook",
+    "SnapshotStore",
+    "TokenSigner",
+    "install",
+    "options_from_env",
+    "sandbox_defaults",
+]
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -57,8 +70,9 @@ def sandbox_defaults() -> SafetyOptions:
     return SafetyOptions(approve="never", snapshots=False, audit_log="-")
 
 
-def options_from_env(environ: Mapping[str, str] | None = None, *, base: SafetyOptions | None = None,
-                     **overrides: Any) -> SafetyOptions:
+def options_from_env(
+    environ: Mapping[str, str] | None = None, *, base: SafetyOptions | None = None, **overrides: Any
+) -> SafetyOptions:
     """Options from `LEDGERMCP_DRY_RUN`, `LEDGERMCP_APPROVE`, `LEDGERMCP_SNAPSHOT_DIR`,
     `LEDGERMCP_NO_SNAPSHOT`, `LEDGERMCP_SNAPSHOT_FAIL_OPEN`, `LEDGERMCP_AUDIT_LOG` over `base`
     (default: `SafetyOptions()`); explicit overrides (CLI flags) win when not None."""
@@ -103,16 +117,28 @@ def install(pipeline: Any, options: SafetyOptions | None = None, *, ask: Ask | N
     dry = DryRunGate(snapshots=opts.snapshots) if opts.dry_run else None
     approval = None
     if opts.approve != "never":
-        approval = ApprovalGate(opts.approve, signer=TokenSigner(ttl=opts.approval_ttl, **kwargs), ask=ask,
-                                snapshots=opts.snapshots)
+        approval = ApprovalGate(
+            opts.approve,
+            signer=TokenSigner(ttl=opts.approval_ttl, **kwargs),
+            ask=ask,
+            snapshots=opts.snapshots,
+        )
     store = hook = None
     if opts.snapshots:
         store = SnapshotStore(Path(opts.snapshot_dir) if opts.snapshot_dir else default_snapshot_dir(vendor))
-        hook = SnapshotHook(store, pipeline.upstream, vendor=vendor, fail_open=opts.snapshot_fail_open,
-                            secrets_of=pipeline.settings.secret_values, **kwargs)
+        hook = SnapshotHook(
+            store,
+            pipeline.upstream,
+            vendor=vendor,
+            fail_open=opts.snapshot_fail_open,
+            secrets_of=pipeline.settings.secret_values,
+            **kwargs,
+        )
     audit = None
     if opts.audit_log not in ("", "-"):
-        audit = AuditLog(Path(opts.audit_log) if opts.audit_log else default_audit_path(), vendor=vendor, **kwargs)
+        audit = AuditLog(
+            Path(opts.audit_log) if opts.audit_log else default_audit_path(), vendor=vendor, **kwargs
+        )
     pipeline.reserved.add(APPROVAL_ARG)
     pipeline.gates[:0] = [g for g in (dry, approval) if g is not None]
     if hook is not None:

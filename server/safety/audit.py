@@ -28,8 +28,9 @@ def default_audit_path() -> Path:
 
 
 class AuditLog:
-    def __init__(self, path: str | os.PathLike[str], *, vendor: str,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, vendor: str, clock: Callable[[], float] = time.time
+    ) -> None:
         self.path = Path(path)
         self.vendor = vendor
         self.clock = clock
@@ -40,7 +41,7 @@ class AuditLog:
         if isinstance(result, ToolResult) and result.is_error and isinstance(result.structured, dict):
             error = (result.structured.get("error") or {}).get("code")
         return {
-            "time": dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).isoformat(),
+            "time": dt.datetime.fromtimestamp(self.clock(), dt.UTC).isoformat(),
             "vendor": self.vendor,
             "tool": call.name,
             "arguments_sha256": arguments_digest(call.arguments),

@@ -62,8 +62,9 @@ class DryRunGate:
 class TokenSigner:
     """Plan-bound approval tokens: `v1.<expires>.<nonce>.<mac>`, HMAC-SHA256 with a per-process key."""
 
-    def __init__(self, *, ttl: float = 300.0, clock: Callable[[], float] = time.time,
-                 key: bytes | None = None) -> None:
+    def __init__(
+        self, *, ttl: float = 300.0, clock: Callable[[], float] = time.time, key: bytes | None = None
+    ) -> None:
         self.ttl = ttl
         self.clock = clock
         self._key = key or secrets.token_bytes(32)
@@ -99,8 +100,14 @@ class TokenSigner:
 
 
 class ApprovalGate:
-    def __init__(self, mode: str = "destructive", *, signer: TokenSigner | None = None, ask: Ask | None = None,
-                 snapshots: bool = True) -> None:
+    def __init__(
+        self,
+        mode: str = "destructive",
+        *,
+        signer: TokenSigner | None = None,
+        ask: Ask | None = None,
+        snapshots: bool = True,
+    ) -> None:
         if mode not in APPROVAL_MODES:
             raise ValueError(f"approval mode must be one of {', '.join(APPROVAL_MODES)}, not {mode!r}")
         self.mode = mode
@@ -127,25 +134,40 @@ class ApprovalGate:
                 call.extras["approval"] = "token"
                 return None
             call.extras["approval"] = "token_refused"
-            return render.failure(ToolFailure(
-                APPROVAL_INVALID, f"{call.name}: {reason}; nothing was sent",
-                "call the tool again without '_approval' to get a fresh preview and token, show the plan "
-                "to the user, and repeat the call unchanged with the new token once they agree",
-                details={"plan": plan}))
+            return render.failure(
+                ToolFailure(
+                    APPROVAL_INVALID,
+                    f"{call.name}: {reason}; nothing was sent",
+                    "call the tool again without '_approval' to get a fresh preview and token, show the plan "
+                    "to the user, and repeat the call unchanged with the new token once they agree",
+                    details={"plan": plan},
+                )
+            )
         if self.ask is not None:
             answer = await self.ask(call, plan, plan_text(plan))
             if answer is not None:
                 call.extras["approval"] = f"asked_{answer}"
                 if answer == "accept":
                     return None
-                return render.failure(ToolFailure(
-                    APPROVAL_DECLINED, f"{call.name}: the user did not approve ({answer}); nothing was sent",
-                    "ask the user what to change before trying again", details={"plan": plan}))
+                return render.failure(
+                    ToolFailure(
+                        APPROVAL_DECLINED,
+                        f"{call.name}: the user did not approve ({answer}); nothing was sent",
+                        "ask the user what to change before trying again",
+                        details={"plan": plan},
+                    )
+                )
         token, expires = self.signer.issue(digest)
         call.extras["approval"] = "required"
-        text = (f"APPROVAL NEEDED: {call.name} was not sent. Show this plan to the user:\n{plan_text(plan)}\n"
-                f"If they agree, repeat the call with exactly the same arguments plus "
-                f"\"{APPROVAL_ARG}\": \"{token}\" (valid for {int(self.signer.ttl)} seconds, once).")
-        structured = {"approval_required": True, "sent": False, "plan": plan,
-                      "approval": {"argument": APPROVAL_ARG, "token": token, "expires_at": expires}}
+        text = (
+            f"APPROVAL NEEDED: {call.name} was not sent. Show this plan to the user:\n{plan_text(plan)}\n"
+            f"If they agree, repeat the call with exactly the same arguments plus "
+            f'"{APPROVAL_ARG}": "{token}" (valid for {int(self.signer.ttl)} seconds, once).'
+        )
+        structured = {
+            "approval_required": True,
+            "sent": False,
+            "plan": plan,
+            "approval": {"argument": APPROVAL_ARG, "token": token, "expires_at": expires},
+        }
         return ToolResult([{"type": "text", "text": text}], structured)

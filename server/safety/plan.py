@@ -16,7 +16,9 @@ from ledgermcp.server.requests import PreparedRequest, encode_path_value
 
 
 def canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode(
+        "utf-8"
+    )
 
 
 def arguments_digest(arguments: Mapping[str, Any]) -> str:
@@ -26,10 +28,7 @@ def arguments_digest(arguments: Mapping[str, Any]) -> str:
 
 def batch_ids(value: Any) -> list[str]:
     """Comma-separated ids (a string, a number or a list) as a list of non-empty strings."""
-    if isinstance(value, (list, tuple)):
-        parts = [str(v) for v in value]
-    else:
-        parts = str(value).split(",")
+    parts = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value).split(",")
     return [p.strip() for p in parts if p.strip()]
 
 
@@ -59,13 +58,20 @@ def snapshot_paths(tool: Mapping[str, Any], arguments: Mapping[str, Any]) -> lis
 def snapshot_requests(tool: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[PreparedRequest]:
     target = tool.get("snapshot") or {}
     method = str(target.get("method") or "GET").upper()
-    return [PreparedRequest(tool=str(target.get("read_tool") or tool["name"]), method=method,
-                            path_template=str(target.get("path")), path=p)
-            for p in snapshot_paths(tool, arguments)]
+    return [
+        PreparedRequest(
+            tool=str(target.get("read_tool") or tool["name"]),
+            method=method,
+            path_template=str(target.get("path")),
+            path=p,
+        )
+        for p in snapshot_paths(tool, arguments)
+    ]
 
 
-def build_plan(tool: Mapping[str, Any], arguments: Mapping[str, Any], request: PreparedRequest,
-               *, snapshots: bool = True) -> dict[str, Any]:
+def build_plan(
+    tool: Mapping[str, Any], arguments: Mapping[str, Any], request: PreparedRequest, *, snapshots: bool = True
+) -> dict[str, Any]:
     """What the call would do: the request (method, path, query, body) and the snapshot target."""
     described = request.describe()
     out: dict[str, Any] = {

@@ -13,6 +13,7 @@ the snapshot fails only when none could be read.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -45,7 +46,7 @@ def default_snapshot_dir(vendor: str) -> Path:
 
 
 def _utc(now: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(now, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(now, dt.UTC)
 
 
 class SnapshotStore:
@@ -76,10 +77,8 @@ class SnapshotStore:
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
         except BaseException:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
             raise
         return target
 
@@ -110,8 +109,16 @@ def _decode(response: Any) -> Any:
 class SnapshotHook:
     """`before_send`: snapshot the target; `after`: name the snapshot in the result."""
 
-    def __init__(self, store: SnapshotStore, upstream: Upstream, *, vendor: str, fail_open: bool = False,
-                 clock: Callable[[], float] | None = None, secrets_of: Callable[[], list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        store: SnapshotStore,
+        upstream: Upstream,
+        *,
+        vendor: str,
+        fail_open: bool = False,
+        clock: Callable[[], float] | None = None,
+        secrets_of: Callable[[], list[str]] | None = None,
+    ) -> None:
         import time
 
         self.store = store
@@ -125,7 +132,11 @@ class SnapshotHook:
         try:
             response = await self.upstream.send(request)
         except Exception as exc:
-            return {"path": request.path, "ok": False, "error": scrub(f"{type(exc).__name__}: {exc}", self.secrets_of())}
+            return {
+                "path": request.path,
+                "ok": False,
+                "error": scrub(f"{type(exc).__name__}: {exc}", self.secrets_of()),
+            }
         status = int(response.status_code)
         entry: dict[str, Any] = {"path": request.path, "status": status, "ok": 200 <= status < 300}
         if entry["ok"]:
@@ -152,8 +163,10 @@ class SnapshotHook:
         failed = not taken or (missing and not batch)
         problem = ""
         if failed:
-            problem = "; ".join(f"{m['path']}: " + (f"HTTP {m['status']}" if "status" in m else str(m.get("error")))
-                                for m in missing)
+            problem = "; ".join(
+                f"{m['path']}: " + (f"HTTP {m['status']}" if "status" in m else str(m.get("error")))
+                for m in missing
+            )
         else:
             try:
                 now = self.clock()
@@ -165,9 +178,13 @@ class SnapshotHook:
                     "arguments": call.arguments,
                     "time": _utc(now).isoformat(),
                     "request": call.request.describe(),
-                    "target": {k: call.tool["snapshot"].get(k) for k in ("method", "path", "params", "batch_arg",
-                                                                           "read_tool", "restore_tool")},
-                    "entities": [{"path": r["path"], "status": r["status"], "state": r["state"]} for r in taken],
+                    "target": {
+                        k: call.tool["snapshot"].get(k)
+                        for k in ("method", "path", "params", "batch_arg", "read_tool", "restore_tool")
+                    },
+                    "entities": [
+                        {"path": r["path"], "status": r["status"], "state": r["state"]} for r in taken
+                    ],
                     "missing": missing,
                 }
                 path = self.store.save(record)
@@ -181,10 +198,13 @@ class SnapshotHook:
             log.warning("%s: snapshot failed (%s); proceeding because fail-open is set", call.name, problem)
             call.extras["snapshot_warning"] = f"snapshot failed ({problem}); the write went ahead (fail-open)"
             return
-        raise ToolFailure(SNAPSHOT_FAILED, f"{call.name}: the state before the write could not be read ({problem})",
-                          "check that the entity exists and is readable; nothing was written. The server owner "
-                          "can allow writes without a snapshot with --snapshot-fail-open",
-                          details={"snapshot_failed": True})
+        raise ToolFailure(
+            SNAPSHOT_FAILED,
+            f"{call.name}: the state before the write could not be read ({problem})",
+            "check that the entity exists and is readable; nothing was written. The server owner "
+            "can allow writes without a snapshot with --snapshot-fail-open",
+            details={"snapshot_failed": True},
+        )
 
     async def observe(self, call: Call, result: Any) -> None:
         if not isinstance(result, ToolResult):
@@ -194,7 +214,9 @@ class SnapshotHook:
         if snapshot_id:
             uri = f"ledgermcp://snapshots/{self.vendor}/{snapshot_id}"
             result.meta["ledgermcp/snapshot"] = {"id": snapshot_id, "uri": uri}
-            result.content.append({"type": "text", "text": f"Snapshot of the state before the write: {snapshot_id} ({uri})"})
+            result.content.append(
+                {"type": "text", "text": f"Snapshot of the state before the write: {snapshot_id} ({uri})"}
+            )
             if isinstance(result.structured, dict) and "error" in result.structured:
                 result.structured["error"]["snapshot_id"] = snapshot_id
         elif warning:
