@@ -107,11 +107,11 @@ def resolve_profile(
 
 def use_profile(name: str, env: Mapping[str, str] | None = None) -> Path:
     """Point the active profile at `name` (atomic write, 0600)."""
-    from ledgermcp.server.oauth.stores import _private_dir, atomic_write
+    from ledgermcp.server.files import atomic_write, private_dir
 
     validate_name(name)
     path = pointer_path(env)
-    _private_dir(path.parent)
+    private_dir(path.parent)
     atomic_write(path, f"{name}\n".encode())
     return path
 
@@ -149,14 +149,14 @@ def _index_path(env: Mapping[str, str] | None) -> Path:
 
 def remember(vendor: str, profile: str, env: Mapping[str, str] | None = None) -> None:
     """Record that `profile` has credentials for `vendor` (stores like the keyring cannot list)."""
-    from ledgermcp.server.oauth.stores import _private_dir, atomic_write
+    from ledgermcp.server.files import atomic_write, private_dir
 
     index = _read_index(env)
     names = set(index.get(vendor, []))
     names.add(profile)
     index[vendor] = sorted(names)
     path = _index_path(env)
-    _private_dir(path.parent)
+    private_dir(path.parent)
     atomic_write(path, json.dumps(index, indent=1, sort_keys=True).encode())
 
 

@@ -23,8 +23,6 @@ import json
 import os
 import re
 import socket
-import stat
-import tempfile
 import threading
 import time
 import uuid
@@ -33,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ledgermcp.server.files import atomic_write, fsync_dir, private_dir
 from ledgermcp.server.oauth.errors import LockTimeout, StaleWriteError, StoreError, StoreUnavailable
 from ledgermcp.server.oauth.tokens import TokenRecord
 
@@ -56,39 +55,6 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("ledgermcp", appauthor=False))
-
-
-def _private_dir(path: Path) -> Path:
-    """Create `path` (and missing parents) as 0700 and tighten it if it exists."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if stat.S_IMODE(path.stat().st_mode) != 0o700:
-        os.chmod(path, 0o700)
-    return path
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a reader (or a crash) sees the old bytes or the new, never a
-    mix: temp file in the same directory (created 0600), fsync, rename over, fsync the directory."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 def _decode(raw: bytes | str, where: str) -> TokenRecord:
@@ -173,7 +139,7 @@ class _LocalLockMixin:
 
         check_key(key)
         path = self._lock_path(key)
-        _private_dir(path.parent)
+        private_dir(path.parent)
         # a fresh, non-thread-local lock object per lease: two leases in one process exclude
         # each other like two processes do, and the async flow may release from another thread
         lock = filelock.FileLock(str(path), timeout=timeout, mode=0o600, thread_local=False)
@@ -242,8 +208,8 @@ class FileStore(_LocalLockMixin, TokenStore):
     def save(self, key: str, record: TokenRecord, lease: Lease) -> TokenRecord:
         self._check_lease(key, lease)
         path = self.path(key)
-        _private_dir(self.root)
-        _private_dir(path.parent)
+        private_dir(self.root)
+        private_dir(path.parent)
         current = self.load(key)
         current_gen = current.generation if current else 0
         if current_gen != record.generation:
@@ -259,7 +225,7 @@ class FileStore(_LocalLockMixin, TokenStore):
         path = self.path(key)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
 
     def keys(self) -> list[str]:
         if not self.root.is_dir():

@@ -13,14 +13,12 @@ the snapshot fails only when none could be read.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import json
 import logging
 import os
 import re
 import secrets
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ import anyio
 from ledgermcp.server import render
 from ledgermcp.server.calls import Call, Upstream
 from ledgermcp.server.errors import ToolFailure, scrub
+from ledgermcp.server.files import atomic_write, private_dir
 from ledgermcp.server.render import ToolResult
 from ledgermcp.server.safety.plan import snapshot_requests
 
@@ -54,8 +53,7 @@ class SnapshotStore:
         self.directory = Path(directory)
 
     def _ensure_dir(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.directory, 0o700)
+        private_dir(self.directory)
 
     def new_id(self, tool: str, now: float) -> str:
         return f"{_utc(now):%Y%m%dT%H%M%SZ}-{tool.lower()[:64]}-{secrets.token_hex(4)}"
@@ -68,18 +66,8 @@ class SnapshotStore:
     def save(self, record: dict[str, Any]) -> Path:
         self._ensure_dir()
         target = self.path(record["id"])
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.directory)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(record, fh, ensure_ascii=False, indent=1, default=str)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        text = json.dumps(record, ensure_ascii=False, indent=1, default=str)
+        atomic_write(target, text.encode("utf-8"))
         return target
 
     def load(self, snapshot_id: str) -> dict[str, Any]:
