@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import mcp_types as types
@@ -148,34 +149,140 @@ def create_app(
 
         guards = install(pipeline, safety, ask=ask_user)
     server = build_server(vendor, pipeline, selection=selection, sandbox=sandbox)
+    if guards is not None and guards.store is not None:
+        serve_snapshots(server, pipeline, guards.store, selection)
     return App(vendor, server, pipeline, simulated, guards)
 
 
-async def ask_user(call: Any, plan: dict[str, Any], text: str) -> str | None:
-    """Ask the human through elicitation when the client declared it and the connection can carry a
-    server request; None otherwise (the approval gate then falls back to a plan-bound token)."""
+# --- write safety over MCP: asking the human, snapshots as resources, restore_snapshot ----------
+
+APPROVAL_INPUT = "approval"  # the key of the question in an InputRequiredResult
+
+
+def _asks_forms(session: Any) -> bool:
+    caps = session.client_capabilities
+    asks = caps.elicitation if caps is not None else None
+    # an empty `elicitation: {}` (older clients) means form mode; URL mode alone cannot show a plan
+    return asks is not None and (asks.form is not None or asks.url is None)
+
+
+async def ask_user(prompt: Any) -> Any:
+    """Ask the human to approve `prompt.plan` through the client's elicitation, in the way the
+    connection's protocol revision has: on 2026-07-28 an InputRequiredResult whose answer comes
+    with the client's retry (bound to the plan by `prompt.state()`); on handshake revisions
+    (2025-11-25 and older) an `elicitation/create` request while the call waits. None when the
+    client cannot be asked (the approval gate then falls back to a plan-bound token)."""
+    from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+    call = prompt.call
     ctx = call.context
     session = getattr(ctx, "session", None)
-    if session is None:
-        return None
-    try:
-        caps = session.client_capabilities
-        if caps is None or caps.elicitation is None or not session.can_send_request:
-            return None
-    except Exception:
+    if session is None or not _asks_forms(session):
         return None
     message = (
-        f"Approve {call.name}? Nothing has been sent yet.\n{text}\n"
+        f"Approve {call.name}? Nothing has been sent yet. It will send:\n{prompt.text}\n"
         "Accept to send exactly this request; decline to send nothing."
     )
+    schema: dict[str, Any] = {"type": "object", "properties": {}}
+    if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        params = ctx.params or {}
+        answer = (params.get("inputResponses") or {}).get(APPROVAL_INPUT)
+        if answer is not None:
+            stale = prompt.check_state(params.get("requestState"))
+            try:
+                action = types.ElicitResult.model_validate(answer).action
+            except ValueError:
+                stale = "the answer is not an elicitation result"
+            if stale is None:
+                return str(action)
+            log.warning("%s: ignoring an approval answer (%s); asking again", call.name, stale)
+        question = types.ElicitRequest(
+            params=types.ElicitRequestFormParams(message=message, requested_schema=schema)
+        )
+        return types.InputRequiredResult(
+            input_requests={APPROVAL_INPUT: question}, request_state=prompt.state()
+        )
+    if not session.can_send_request:
+        return None
     try:
-        answer = await session.elicit_form(
-            message, {"type": "object", "properties": {}}, related_request_id=getattr(ctx, "request_id", None)
+        reply = await session.elicit_form(
+            message, schema, related_request_id=getattr(ctx, "request_id", None)
         )
     except Exception:
         log.warning("could not ask the user to approve %s; falling back to an approval token", call.name)
         return None
-    return str(answer.action)
+    return str(reply.action)
+
+
+def tool_call_result(name: str, result: Any) -> Any:
+    """A pipeline outcome as the SDK's result: a ToolResult encoded, anything else as it is."""
+    if not isinstance(result, ToolResult):
+        return result
+    try:
+        return types.CallToolResult.model_validate(result.to_wire())
+    except Exception:
+        log.exception("could not encode the result of %s", name)
+        text = f"INTERNAL_ERROR: {name}: the result could not be encoded"
+        return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
+
+
+def serve_snapshots(
+    server: Server[Any], pipeline: CallPipeline, store: Any, selection: Selection | None
+) -> None:
+    """Snapshots as resources (list, templates, read) and `restore_snapshot` next to the table's
+    tools: wraps the server's tools/list and tools/call handlers, adds the resource handlers."""
+    from ledgermcp.server.safety.resources import BadSnapshotRef, SnapshotNotFound, SnapshotResources
+    from ledgermcp.server.safety.restore import RESTORE_TOOL, Restorer
+    from ledgermcp.server.toolspec import wire_tool
+
+    resources = SnapshotResources(store, pipeline.vendor.name)
+
+    async def on_list_resources(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        try:
+            page = resources.list(params.cursor if params else None)
+        except BadSnapshotRef as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+        return types.ListResourcesResult.model_validate(page)
+
+    async def on_list_templates(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        return types.ListResourceTemplatesResult.model_validate(resources.templates())
+
+    async def on_read_resource(ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+        try:
+            return types.ReadResourceResult.model_validate(resources.read(str(params.uri)))
+        except (BadSnapshotRef, SnapshotNotFound) as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc), data={"uri": str(params.uri)}) from None
+
+    server.add_request_handler("resources/list", types.PaginatedRequestParams, on_list_resources)
+    server.add_request_handler("resources/templates/list", types.PaginatedRequestParams, on_list_templates)
+    server.add_request_handler("resources/read", types.ReadResourceRequestParams, on_read_resource)
+
+    restorer = Restorer(pipeline, store)
+    # the selection's hint and name rules apply; its groups do not (the update it uses must be served)
+    if not replace(selection or Selection(), groups=()).matches(restorer.entry):
+        return
+    restore_tool = types.Tool.model_validate(wire_tool(restorer.entry))
+    listing = server.get_request_handler("tools/list")
+    calling = server.get_request_handler("tools/call")
+    assert listing is not None and calling is not None
+
+    async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> Any:
+        listed = await listing.handler(ctx, params)
+        if getattr(listed, "next_cursor", None) is None:  # the last page
+            listed = listed.model_copy(update={"tools": [*listed.tools, restore_tool]})
+        return listed
+
+    async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
+        if params.name == RESTORE_TOOL:
+            return tool_call_result(RESTORE_TOOL, await restorer(params.arguments, context=ctx))
+        return await calling.handler(ctx, params)
+
+    server.add_request_handler("tools/list", listing.params_type, on_list_tools)
+    server.add_request_handler("tools/call", calling.params_type, on_call_tool)
 
 
 async def serve_stdio(app: App) -> None:

@@ -389,11 +389,19 @@ class CallPipeline:
 
     async def call(self, name: str, arguments: Mapping[str, Any] | None, context: Any = None) -> Any:
         """Run every stage; returns a ToolResult (or a gate's own outcome). Raises only UnknownToolError."""
-        call = self.resolve(name, arguments, context)
+        return await self.run(self.resolve(name, arguments, context))
+
+    async def run(self, call: Call, compose: Callable[[Call], None] | None = None) -> Any:
+        """Every stage after resolve. `compose` stands in for validate + prepare when the runtime
+        builds the call itself (restoring a snapshot): it sets the call's tool, arguments and request,
+        or raises ToolFailure; gates, send, render and observers run as for any call."""
         result: Any
         try:
-            self.validate(call)
-            self.prepare(call)
+            if compose is None:
+                self.validate(call)
+                self.prepare(call)
+            else:
+                compose(call)
             result = await self.gate(call)
             if result is None:
                 call.extras["sent"] = True

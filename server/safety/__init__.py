@@ -8,6 +8,9 @@ whatever its transport offers for asking the human.
     before_send  SnapshotHook (unless snapshots are off)
     after        SnapshotHook.observe (names the snapshot in the result), AuditLog
 
+With snapshots on, the MCP app also serves them as resources (resources.py) and offers
+`restore_snapshot` (restore.py), which writes one back through the same pipeline.
+
 The approval token travels in the reserved argument `_approval`. The generated input schemas are
 left unchanged: the pipeline takes `_approval` out of the arguments before validation (it is in
 `pipeline.reserved`), and the approval-required result says how to pass it.
@@ -75,7 +78,8 @@ def options_from_env(
 ) -> SafetyOptions:
     """Options from `LEDGERMCP_DRY_RUN`, `LEDGERMCP_APPROVE`, `LEDGERMCP_SNAPSHOT_DIR`,
     `LEDGERMCP_NO_SNAPSHOT`, `LEDGERMCP_SNAPSHOT_FAIL_OPEN`, `LEDGERMCP_AUDIT_LOG` over `base`
-    (default: `SafetyOptions()`); explicit overrides (CLI flags) win when not None."""
+    (default: `SafetyOptions()`); explicit overrides (CLI flags) win when not None. A snapshot
+    directory, given either way, turns snapshots on unless they are turned off explicitly."""
     env = os.environ if environ is None else environ
     opts = base or SafetyOptions()
 
@@ -95,6 +99,9 @@ def options_from_env(
         for key, value in source.items():
             if value is not None:
                 setattr(opts, key, value)
+    chosen = {k for source in (from_env, overrides) for k, v in source.items() if v is not None}
+    if "snapshot_dir" in chosen and "snapshots" not in chosen:
+        opts.snapshots = True  # naming a snapshot directory asks for snapshots (also over the sandbox's off)
     if opts.approve not in APPROVAL_MODES:
         raise ValueError(f"approval mode must be one of {', '.join(APPROVAL_MODES)}, not {opts.approve!r}")
     return opts

@@ -5,10 +5,14 @@ the snapshot read. Read-only tools pass.
 
 Approval (`destructive`: tools with destructiveHint; `writes`: every tool that is not read-only;
 `never`): when the transport can ask the human (`ask`, e.g. MCP elicitation), the plan is shown and
-only an explicit accept lets the call go on. Otherwise the first call returns the plan and a token,
-an HMAC (per-process secret) over the plan digest, an expiry and a nonce. Only a repeat carrying
-that token in the reserved `_approval` argument, with arguments that produce the same plan, before
-the expiry, goes out; each token is good for one call.
+only an explicit accept lets the call go on. A transport that asks in one round and hears the answer
+in the next (MCP 2026-07-28 input requests) carries `ApprovalPrompt.state()` across: a token of the
+kind below, bound to the plan, that `check_state` accepts once.
+
+Otherwise the first call returns the plan and a token, an HMAC (per-process secret) over the plan
+digest, an expiry and a nonce. Only a repeat carrying that token in the reserved `_approval`
+argument, with arguments that produce the same plan, before the expiry, goes out; each token is
+good for one call.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ledgermcp.server import render
@@ -33,8 +38,8 @@ APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
 APPROVAL_INVALID = "APPROVAL_INVALID"
 APPROVAL_DECLINED = "APPROVAL_DECLINED"
 
-# ask(call, plan, text) -> "accept" | "decline" | "cancel", or None when no human can be asked
-Ask = Callable[[Call, dict[str, Any], str], Awaitable[str | None]]
+ASKED = "asked"  # the approval note while the transport's question is out (answer in a later round)
+_STATE_PURPOSE = "ask|"  # keeps round-trip states and `_approval` tokens apart: one is never the other
 
 
 def call_plan(call: Call, snapshots: bool = True) -> dict[str, Any]:
@@ -42,8 +47,36 @@ def call_plan(call: Call, snapshots: bool = True) -> dict[str, Any]:
     if plan is None:
         assert call.request is not None
         plan = build_plan(call.tool, call.arguments, call.request, snapshots=snapshots)
+        if call.extras.get("restore"):
+            plan["restore"] = call.extras["restore"]
         call.extras["plan"] = plan
     return plan
+
+
+@dataclass
+class ApprovalPrompt:
+    """What the approval gate hands to `ask`: the call, its plan and the text to show the human."""
+
+    call: Call
+    plan: dict[str, Any]
+    text: str
+    signer: TokenSigner
+    digest: str
+
+    def state(self) -> str:
+        """An opaque value to send with a question whose answer arrives in a later round."""
+        return self.signer.issue(_STATE_PURPOSE + self.digest)[0]
+
+    def check_state(self, state: Any) -> str | None:
+        """None when `state` came from `state()` for this very plan, unexpired and unused (it is
+        used up now); else why not."""
+        return self.signer.check(state, _STATE_PURPOSE + self.digest)
+
+
+# ask(prompt) -> "accept" | "decline" | "cancel" (the human answered); None (nobody can be asked
+# here: fall back to a plan-bound token); or any other value, which ends this round and goes back
+# to the transport as is (e.g. an MCP InputRequiredResult carrying the question).
+Ask = Callable[[ApprovalPrompt], Awaitable[Any]]
 
 
 class DryRunGate:
@@ -144,19 +177,23 @@ class ApprovalGate:
                 )
             )
         if self.ask is not None:
-            answer = await self.ask(call, plan, plan_text(plan))
-            if answer is not None:
+            answer = await self.ask(ApprovalPrompt(call, plan, plan_text(plan), self.signer, digest))
+            if isinstance(answer, str):
                 call.extras["approval"] = f"asked_{answer}"
                 if answer == "accept":
                     return None
+                how = "the user said no" if answer == "decline" else "the user dismissed the question"
                 return render.failure(
                     ToolFailure(
                         APPROVAL_DECLINED,
-                        f"{call.name}: the user did not approve ({answer}); nothing was sent",
+                        f"{call.name}: declined ({how}); nothing was sent",
                         "ask the user what to change before trying again",
-                        details={"plan": plan},
+                        details={"plan": plan, "answer": answer},
                     )
                 )
+            if answer is not None:
+                call.extras["approval"] = ASKED
+                return answer
         token, expires = self.signer.issue(digest)
         call.extras["approval"] = "required"
         text = (

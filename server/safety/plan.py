@@ -111,7 +111,22 @@ def plan_text(plan: Mapping[str, Any]) -> str:
         lines.append("body: " + (body if len(body) <= 2000 else body[:2000] + " ..."))
     if plan.get("files"):
         lines.append("files: " + ", ".join(f"{f['filename']} ({f['bytes']} bytes)" for f in plan["files"]))
+    restore = plan.get("restore")
+    if restore:
+        lines.append(
+            f"restores: snapshot {restore['snapshot_id']} of {restore['entity']} (via {restore['via']})"
+        )
+        if restore.get("left_out"):
+            lines.append(
+                "not restored: " + ", ".join(f"{f['field']} ({f['reason']})" for f in restore["left_out"])
+            )
     snap = plan.get("snapshot")
     if snap:
-        lines.append(f"snapshot before the write: {snap['method']} " + ", ".join(snap["paths"]))
+        read = f" (read with {snap['read_tool']})" if snap.get("read_tool") else ""
+        lines.append("entity: " + ", ".join(snap["paths"]) + read)
+        lines.append(
+            f"snapshot: its current state ({snap['method']} " + ", ".join(snap["paths"]) + ") is kept "
+            "before the write"
+            + (" and can be written back with restore_snapshot" if snap.get("restore_tool") else "")
+        )
     return "\n".join(lines)

@@ -35,7 +35,17 @@ from ledgermcp.server.safety.plan import snapshot_requests
 log = logging.getLogger("ledgermcp.safety")
 
 SNAPSHOT_FAILED = "SNAPSHOT_FAILED"
+SNAPSHOT_URI_PREFIX = "ledgermcp://snapshots/"
 _ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z0-9_]{1,64}-[0-9a-f]{8}$")
+
+
+def snapshot_uri(vendor: str, snapshot_id: str) -> str:
+    """The MCP resource URI of a snapshot (server/safety/resources.py serves it)."""
+    return f"{SNAPSHOT_URI_PREFIX}{vendor}/{snapshot_id}"
+
+
+def is_snapshot_id(text: str) -> bool:
+    return bool(_ID.fullmatch(text))
 
 
 def default_snapshot_dir(vendor: str) -> Path:
@@ -59,7 +69,7 @@ class SnapshotStore:
         return f"{_utc(now):%Y%m%dT%H%M%SZ}-{tool.lower()[:64]}-{secrets.token_hex(4)}"
 
     def path(self, snapshot_id: str) -> Path:
-        if not _ID.match(snapshot_id):
+        if not isinstance(snapshot_id, str) or not _ID.fullmatch(snapshot_id):
             raise KeyError(snapshot_id)
         return self.directory / f"{snapshot_id}.json"
 
@@ -78,7 +88,7 @@ class SnapshotStore:
     def list(self) -> list[str]:
         if not self.directory.is_dir():
             return []
-        return sorted((p.stem for p in self.directory.glob("*.json") if _ID.match(p.stem)), reverse=True)
+        return sorted((p.stem for p in self.directory.glob("*.json") if _ID.fullmatch(p.stem)), reverse=True)
 
 
 def _decode(response: Any) -> Any:
@@ -200,7 +210,7 @@ class SnapshotHook:
         snapshot_id = call.extras.get("snapshot_id")
         warning = call.extras.get("snapshot_warning")
         if snapshot_id:
-            uri = f"ledgermcp://snapshots/{self.vendor}/{snapshot_id}"
+            uri = snapshot_uri(self.vendor, snapshot_id)
             result.meta["ledgermcp/snapshot"] = {"id": snapshot_id, "uri": uri}
             result.content.append(
                 {"type": "text", "text": f"Snapshot of the state before the write: {snapshot_id} ({uri})"}
