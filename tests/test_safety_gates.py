@@ -17,7 +17,7 @@ import pytest
 from ledgermcp.server.calls import CallPipeline, Upstream
 from ledgermcp.server.catalog import load_vendor
 from ledgermcp.server.render import ToolResult
-from ledgermcp.server.safety import SafetyOptions, install
+from ledgermcp.server.safety import SafetyOptions, install, options_from_env, sandbox_defaults
 from ledgermcp.server.safety.plan import batch_ids
 from ledgermcp.server.settings import VendorSettings
 
@@ -313,3 +313,17 @@ async def test_audit_log_has_one_line_per_write_and_no_values(tmp_path: Path) ->
     ]
     assert lines[2]["snapshot_id"] and lines[2]["upstream_status"] == 200
     assert all(len(x["arguments_sha256"]) == 64 and x["duration_ms"] >= 0 for x in lines)
+
+
+def test_a_snapshot_directory_turns_snapshots_on_unless_turned_off() -> None:
+    assert sandbox_defaults().snapshots is False
+    on = options_from_env({}, base=sandbox_defaults(), snapshot_dir="/tmp/s")
+    assert on.snapshots is True and str(on.snapshot_dir) == "/tmp/s"
+    from_env = options_from_env({"LEDGERMCP_SNAPSHOT_DIR": "/tmp/e"}, base=sandbox_defaults())
+    assert from_env.snapshots is True
+    off = options_from_env({"LEDGERMCP_NO_SNAPSHOT": "1"}, base=sandbox_defaults(), snapshot_dir="/tmp/s")
+    assert off.snapshots is False
+    assert (
+        options_from_env({}, base=sandbox_defaults(), snapshot_dir="/tmp/s", snapshots=False).snapshots
+        is False
+    )
