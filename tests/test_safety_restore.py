@@ -316,3 +316,21 @@ async def test_no_restore_tool_and_no_resources_without_snapshots(tmp_path: Path
     async with Client(app.server, mode="legacy") as client:
         assert client.server_capabilities.resources is None
         assert "restore_snapshot" not in [t.name for t in (await client.list_tools()).tools]
+
+
+@pytest.mark.anyio
+async def test_fields_gained_after_the_snapshot_are_named(tmp_path: Path) -> None:
+    app = make_app(tmp_path, "fortnox", approve="never")
+    async with Client(app.server, mode="legacy") as client:
+        created = await client.call_tool("create_customer", {"Name": "Acme AB", "City": "Lund"})
+        number = created.structured_content["Customer"]["CustomerNumber"]
+        updated = await client.call_tool(
+            "update_customer", {"CustomerNumber": number, "City": "Malmö", "Phone1": "040-123"}
+        )
+        snapshot_id = updated.meta["ledgermcp/snapshot"]["id"]
+        restored = await client.call_tool("restore_snapshot", {"snapshot_id": snapshot_id})
+        assert not restored.is_error, restored.content[0].text
+        assert restored.meta["ledgermcp/restore"]["not_in_snapshot"] == ["Phone1"]
+        assert "Not in the snapshot, so left as they were: Phone1" in restored.content[0].text
+        got = (await client.call_tool("get_customer", {"CustomerNumber": number})).structured_content
+        assert got["Customer"]["City"] == "Lund" and got["Customer"]["Phone1"] == "040-123"
