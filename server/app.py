@@ -21,18 +21,27 @@ from mcp.shared.exceptions import MCPError
 from ledgermcp import __version__
 from ledgermcp.server.calls import CallPipeline, UnknownToolError, Upstream, open_client
 from ledgermcp.server.catalog import Vendor
+from ledgermcp.server.modes import Surface, build_surface
 from ledgermcp.server.render import ToolResult
 from ledgermcp.server.settings import VendorSettings, load_settings
-from ledgermcp.server.toolspec import Selection, wire_tools
+from ledgermcp.server.toolspec import Selection
 
 log = logging.getLogger("ledgermcp.server")
 
 
-def _instructions(vendor: Vendor, sandbox: bool) -> str:
+def _instructions(vendor: Vendor, sandbox: bool, mode: str = "full") -> str:
+    from ledgermcp.server.shaping import INSTRUCTIONS as SHAPING
+
     title = vendor.info.get("title") or vendor.name
+    offer = {
+        "full": "Each tool is one API operation",
+        "consolidated": "Each tool is one resource; its `action` argument picks the API operation",
+        "discovery": "Find API operations with search_operations, read their arguments with "
+        "describe_operation and run them with call_operation",
+    }[mode]
     text = (
-        f"Tools for the {title} API. Each tool is one API operation; arguments are checked "
-        "before anything is sent, and failures carry a code and a hint."
+        f"Tools for the {title} API. {offer}; arguments are checked before anything is sent, and "
+        f"failures carry a code and a hint. {SHAPING}"
     )
     if sandbox:
         text += " SANDBOX: answers come from an in-memory simulation; no real account is touched."
@@ -45,20 +54,21 @@ def build_server(
     *,
     selection: Selection | None = None,
     sandbox: bool = False,
+    surface: Surface | None = None,
 ) -> Server[Any]:
-    """An SDK `Server` whose tools/list is the selected part of the table and whose tools/call
-    runs the pipeline."""
-    wire = wire_tools(vendor, selection)
-    tools = [types.Tool.model_validate(t) for t in wire]
+    """An SDK `Server` whose tools/list is the surface's tools (default: full mode over the
+    selection) and whose tools/call runs them through the pipeline."""
+    surface = surface or build_surface("full", vendor, selection)
+    tools = [types.Tool.model_validate(t) for t in surface.tools]
     listed = types.ListToolsResult(tools=tools)
-    pipeline.allowed = {t["name"] for t in wire}
+    pipeline.allowed = surface.operation_names
 
     async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return listed
 
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
         try:
-            result = await pipeline.call(params.name, params.arguments, context=ctx)
+            result = await surface.call(pipeline, params.name, params.arguments, context=ctx)
         except UnknownToolError as exc:
             raise MCPError(
                 types.INVALID_PARAMS, f"{exc}; tools/list shows the tools this server offers"
@@ -82,7 +92,7 @@ def build_server(
         f"ledgermcp-{vendor.name}",
         version=__version__,
         title=f"ledgermcp: {vendor.info.get('title') or vendor.name}" + (" (sandbox)" if sandbox else ""),
-        instructions=_instructions(vendor, sandbox),
+        instructions=_instructions(vendor, sandbox, surface.mode),
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
     )
@@ -104,6 +114,7 @@ class App:
         self.pipeline = pipeline
         self.sandbox = sandbox
         self.safety = safety  # ledgermcp.server.safety.Safety: the installed gates and hooks
+        self.surface: Surface | None = None  # what tools/list shows and how a call reaches operations
 
     async def aclose(self) -> None:
         await self.pipeline.upstream.aclose()
@@ -119,6 +130,8 @@ def create_app(
     settings: VendorSettings | None = None,
     safety: Any = None,
     auth: Any = None,
+    mode: str = "full",
+    output_schemas: bool = False,
 ) -> App:
     """Wire settings, the HTTP seam (or the sandbox), the pipeline and the MCP server together.
 
@@ -127,7 +140,9 @@ def create_app(
     `options_from_env` reads them with the CLI's flags). Without it no write-safety gate is
     installed: `ledgermcp serve` always passes one.
     `auth`: an `httpx.Auth` for the vendor (the rotating OAuth2 tokens of a profile); without it the
-    HTTP stack derives auth from the environment."""
+    HTTP stack derives auth from the environment.
+    `mode`: `full`, `consolidated` or `discovery` (server/modes/); `output_schemas`: list the
+    answers' schemas too (full mode)."""
     env = os.environ if environ is None else environ
     settings = settings or load_settings(vendor.info, env)
     simulated = None
@@ -142,13 +157,19 @@ def create_app(
             transport = simulated.transport()
         client = open_client(vendor.info, settings, env=env, transport=transport, auth=auth)
     pipeline = CallPipeline(vendor, Upstream(client), settings=settings)
+    from ledgermcp.server import shaping
+
+    shaping.install(pipeline)
     guards = None
     if safety is not None:
         from ledgermcp.server.safety import install
 
         guards = install(pipeline, safety, ask=ask_user)
-    server = build_server(vendor, pipeline, selection=selection, sandbox=sandbox)
-    return App(vendor, server, pipeline, simulated, guards)
+    surface = build_surface(mode, vendor, selection, output_schemas=output_schemas)
+    server = build_server(vendor, pipeline, selection=selection, sandbox=sandbox, surface=surface)
+    app = App(vendor, server, pipeline, simulated, guards)
+    app.surface = surface
+    return app
 
 
 async def ask_user(call: Any, plan: dict[str, Any], text: str) -> str | None:
