@@ -8,8 +8,9 @@ tool's root (`SCHEMAS`); the runtime adds the definitions each tool reaches.
 The schemas describe, they do not constrain: clients check `structuredContent` against them, and
 the runtime also returns plans, approval requests and shaped lists (only some fields, a `_view`
 note) through the same tools. So nothing is required, extra properties are allowed, enums,
-formats and bounds are left out, every value may be null, and a text or number may be either
-(specs and vendors disagree about ids and amounts: `"ArticleNumber": "1"` or `1`).
+formats and bounds are left out, objects and lists may be null, and plain values carry no type
+(specs and vendors disagree about ids and amounts: `"ArticleNumber": "1"` or `1`): the names,
+the nesting and the descriptions are what a caller needs to pick `fields` and read answers.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ _CONSTRAINTS = frozenset(
 )  # fmt: skip
 
 
-_TEXT_OR_NUMBER = frozenset({"string", "integer", "number"})
+_SCALARS = frozenset({"string", "integer", "number", "boolean"})
 
 
 class _AnswerConverter(SchemaConverter):
@@ -48,8 +49,8 @@ def _relaxed(node: Any) -> Any:
             continue
         if key == "type":
             kinds = [k for k in (value if isinstance(value, list) else [value]) if k != "null"]
-            if kinds and set(kinds) <= _TEXT_OR_NUMBER:
-                kinds = ["string", "number"]  # ids and amounts come as either, whatever the spec says
+            if not kinds or set(kinds) <= _SCALARS:
+                continue  # ids and amounts come as text or number, whatever the spec says
             out[key] = [*kinds, "null"]
         elif key in ("properties", "$defs"):
             out[key] = {k: _relaxed(v) for k, v in value.items()}

@@ -1,13 +1,14 @@
 """The tool-call pipeline: one explicit stage per concern, no `mcp` import.
 
     resolve   tool name -> tool-table entry (unknown or hidden tools are refused)
-    validate  arguments against the tool's input schema (jsonschema); failures -> VALIDATION_ERROR,
-              nothing is sent
+    validate  arguments against the tool's input schema (jsonschema), reserved arguments by their
+              checks; failures -> VALIDATION_ERROR, nothing is sent
     prepare   binding + arguments -> PreparedRequest (server/requests.py)
     gate      ordered gates, each may stop the call with its own result (dry-run, approval, ...)
               or let it pass; `before_send` hooks run after the gates (snapshots)
     send      through an `Upstream`: a seam around any `httpx.AsyncClient`
-    render    2xx -> structuredContent / embedded resource; else a stable error code (server/errors.py)
+    render    2xx -> structuredContent / embedded resource, then the shapers (server/shaping.py);
+              else a stable error code (server/errors.py)
     observe   `after` hooks see every outcome (audit log)
 
 Every exception is caught at `CallPipeline.call`: a result never carries a traceback, and every

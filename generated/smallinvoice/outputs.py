@@ -4,454 +4,319 @@
 from typing import Any
 
 DEFS: dict[str, Any] = {'ActivityGET': {'type': ['object', 'null'],
-                 'properties': {'id': {'type': ['string', 'number', 'null'], 'description': 'activity id'},
-                                'name': {'type': ['string', 'number', 'null'],
-                                         'description': 'name of activity'},
-                                'service_id': {'type': ['string', 'number', 'null'],
-                                               'description': 'id of related service'},
-                                'use_service_price': {'type': ['boolean', 'null'],
-                                                      'description': 'use price defined in service'},
+                 'properties': {'id': {'description': 'activity id'},
+                                'name': {'description': 'name of activity'},
+                                'service_id': {'description': 'id of related service'},
+                                'use_service_price': {'description': 'use price defined in service'},
                                 'permissions': {'type': ['array', 'null'],
-                                                'items': {'type': ['string', 'number', 'null']},
+                                                'items': {},
                                                 'description': 'actions that can be performed on an item '
                                                                '(possible values: view, edit)'}}},
  'AuthOwnerGET': {'type': ['object', 'null'],
-                  'properties': {'id': {'type': ['string', 'number', 'null'],
-                                        'description': 'resource owner id'},
-                                 'name': {'type': ['string', 'number', 'null'],
-                                          'description': 'resource owner name'},
-                                 'surname': {'type': ['string', 'number', 'null'],
-                                             'description': 'resource owner surname'}}},
+                  'properties': {'id': {'description': 'resource owner id'},
+                                 'name': {'description': 'resource owner name'},
+                                 'surname': {'description': 'resource owner surname'}}},
  'AuthProfileGET': {'type': ['object', 'null'],
-                    'properties': {'id': {'type': ['string', 'number', 'null'], 'description': 'user id'},
-                                   'name': {'type': ['string', 'number', 'null'], 'description': 'user name'},
-                                   'surname': {'type': ['string', 'number', 'null'],
-                                               'description': 'user surname'},
-                                   'email': {'type': ['string', 'number', 'null'],
-                                             'description': 'user email address'},
-                                   'language': {'type': ['string', 'number', 'null'],
-                                                'description': 'communication language'},
-                                   'company_name': {'type': ['string', 'number', 'null'],
-                                                    'description': 'company name'},
-                                   'company_addition': {'type': ['string', 'number', 'null'],
-                                                        'description': 'another company name line'},
-                                   'company_country': {'type': ['string', 'number', 'null'],
-                                                       'description': 'company address: country (ISO2)'},
-                                   'company_street': {'type': ['string', 'number', 'null'],
-                                                      'description': 'company address: street'},
-                                   'company_street_no': {'type': ['string', 'number', 'null'],
-                                                         'description': 'company address: street number'},
-                                   'company_street2': {'type': ['string', 'number', 'null'],
-                                                       'description': 'company address: another street line'},
-                                   'company_postcode': {'type': ['string', 'number', 'null'],
-                                                        'description': 'company address: postcode'},
-                                   'company_city': {'type': ['string', 'number', 'null'],
-                                                    'description': 'company address: city'},
-                                   'company_phone': {'type': ['string', 'number', 'null'],
-                                                     'description': 'phone number'},
-                                   'company_fax': {'type': ['string', 'number', 'null'],
-                                                   'description': 'fax number'},
-                                   'company_email': {'type': ['string', 'number', 'null'],
-                                                     'description': 'email address'},
-                                   'company_website': {'type': ['string', 'number', 'null'],
-                                                       'description': 'website URL'},
-                                   'company_vat_id': {'type': ['string', 'number', 'null'],
-                                                      'description': 'VAT/EU VAT ID no.'},
-                                   'company_currency': {'type': ['string', 'number', 'null'],
-                                                        'description': 'default billing currency'}}},
+                    'properties': {'id': {'description': 'user id'},
+                                   'name': {'description': 'user name'},
+                                   'surname': {'description': 'user surname'},
+                                   'email': {'description': 'user email address'},
+                                   'language': {'description': 'communication language'},
+                                   'company_name': {'description': 'company name'},
+                                   'company_addition': {'description': 'another company name line'},
+                                   'company_country': {'description': 'company address: country (ISO2)'},
+                                   'company_street': {'description': 'company address: street'},
+                                   'company_street_no': {'description': 'company address: street number'},
+                                   'company_street2': {'description': 'company address: another street line'},
+                                   'company_postcode': {'description': 'company address: postcode'},
+                                   'company_city': {'description': 'company address: city'},
+                                   'company_phone': {'description': 'phone number'},
+                                   'company_fax': {'description': 'fax number'},
+                                   'company_email': {'description': 'email address'},
+                                   'company_website': {'description': 'website URL'},
+                                   'company_vat_id': {'description': 'VAT/EU VAT ID no.'},
+                                   'company_currency': {'description': 'default billing currency'}}},
  'CatalogCategoryGET': {'type': ['object', 'null'],
-                        'properties': {'id': {'type': ['string', 'number', 'null']},
-                                       'name': {'type': ['string', 'number', 'null']},
-                                       'accounting_account_number': {'type': ['string', 'number', 'null']},
-                                       'usage': {'type': ['string', 'number', 'null'],
-                                                 'description': 'how many catalog items are using this '
+                        'properties': {'id': {},
+                                       'name': {},
+                                       'accounting_account_number': {},
+                                       'usage': {'description': 'how many catalog items are using this '
                                                                 'category'},
                                        'permissions': {'type': ['array', 'null'],
-                                                       'items': {'type': ['string', 'number', 'null']},
+                                                       'items': {},
                                                        'description': 'actions that can be performed on an '
                                                                       'item (possible values: view, edit)'}}},
  'CatalogConfigurationUnitGET': {'type': ['object', 'null'],
-                                 'properties': {'id': {'type': ['string', 'number', 'null']},
-                                                'name': {'type': ['string', 'number', 'null']},
-                                                'scope': {'type': ['string', 'number', 'null'],
-                                                          'description': 'scope, one of: s - service, p - '
+                                 'properties': {'id': {},
+                                                'name': {},
+                                                'scope': {'description': 'scope, one of: s - service, p - '
                                                                          'product, a - all'},
-                                                'custom': {'type': ['boolean', 'null'],
-                                                           'description': 'is unit a custom company unit (if '
+                                                'custom': {'description': 'is unit a custom company unit (if '
                                                                           "not, it's a system unit)"},
                                                 'permissions': {'type': ['array', 'null'],
-                                                                'items': {'type': ['string',
-                                                                                   'number',
-                                                                                   'null']},
+                                                                'items': {},
                                                                 'description': 'actions that can be '
                                                                                'performed on an item '
                                                                                '(possible values: view, '
                                                                                'edit)'}}},
  'CatalogProductGET': {'type': ['object', 'null'],
-                       'properties': {'id': {'type': ['string', 'number', 'null']},
-                                      'number': {'type': ['string', 'number', 'null']},
-                                      'name': {'type': ['string', 'number', 'null']},
-                                      'description': {'type': ['string', 'number', 'null']},
-                                      'notes': {'type': ['string', 'number', 'null']},
-                                      'category_id': {'type': ['string', 'number', 'null']},
-                                      'category_name': {'type': ['string', 'number', 'null']},
-                                      'including_vat': {'type': ['boolean', 'null']},
-                                      'vat': {'type': ['string', 'number', 'null']},
-                                      'unit_id': {'type': ['string', 'number', 'null']},
-                                      'unit_name': {'type': ['string', 'number', 'null']},
-                                      'price': {'type': ['string', 'number', 'null']},
-                                      'price_purchase': {'type': ['string', 'number', 'null']},
-                                      'inventory_available': {'type': ['string', 'number', 'null']},
-                                      'inventory_reserved': {'type': ['string', 'number', 'null']},
-                                      'default_amount': {'type': ['string', 'number', 'null']},
+                       'properties': {'id': {},
+                                      'number': {},
+                                      'name': {},
+                                      'description': {},
+                                      'notes': {},
+                                      'category_id': {},
+                                      'category_name': {},
+                                      'including_vat': {},
+                                      'vat': {},
+                                      'unit_id': {},
+                                      'unit_name': {},
+                                      'price': {},
+                                      'price_purchase': {},
+                                      'inventory_available': {},
+                                      'inventory_reserved': {},
+                                      'default_amount': {},
                                       'custom_fields': {'type': ['array', 'null'],
                                                         'description': 'custom fields values',
                                                         'items': {'$ref': '#/$defs/DescriptiveCustomFieldGET'}},
-                                      'created': {'type': ['string', 'number', 'null']},
+                                      'created': {},
                                       'permissions': {'type': ['array', 'null'],
-                                                      'items': {'type': ['string', 'number', 'null']},
+                                                      'items': {},
                                                       'description': 'actions that can be performed on an '
                                                                      'item (possible values: view, edit)'}}},
  'CatalogServiceGET': {'type': ['object', 'null'],
-                       'properties': {'id': {'type': ['string', 'number', 'null']},
-                                      'number': {'type': ['string', 'number', 'null']},
-                                      'name': {'type': ['string', 'number', 'null']},
-                                      'description': {'type': ['string', 'number', 'null']},
-                                      'notes': {'type': ['string', 'number', 'null']},
-                                      'category_id': {'type': ['string', 'number', 'null']},
-                                      'category_name': {'type': ['string', 'number', 'null']},
-                                      'including_vat': {'type': ['boolean', 'null']},
-                                      'vat': {'type': ['string', 'number', 'null']},
-                                      'unit_id': {'type': ['string', 'number', 'null']},
-                                      'unit_name': {'type': ['string', 'number', 'null']},
-                                      'price': {'type': ['string', 'number', 'null']},
-                                      'default_amount': {'type': ['string', 'number', 'null']},
+                       'properties': {'id': {},
+                                      'number': {},
+                                      'name': {},
+                                      'description': {},
+                                      'notes': {},
+                                      'category_id': {},
+                                      'category_name': {},
+                                      'including_vat': {},
+                                      'vat': {},
+                                      'unit_id': {},
+                                      'unit_name': {},
+                                      'price': {},
+                                      'default_amount': {},
                                       'custom_fields': {'type': ['array', 'null'],
                                                         'description': 'custom fields values',
                                                         'items': {'$ref': '#/$defs/DescriptiveCustomFieldGET'}},
-                                      'created': {'type': ['string', 'number', 'null']},
+                                      'created': {},
                                       'permissions': {'type': ['array', 'null'],
-                                                      'items': {'type': ['string', 'number', 'null']},
+                                                      'items': {},
                                                       'description': 'actions that can be performed on an '
                                                                      'item (possible values: view, edit)'}}},
  'ConfigurationBankAccountGET': {'type': ['object', 'null'],
-                                 'properties': {'id': {'type': ['string', 'number', 'null'],
-                                                       'description': 'id of a bank account'},
-                                                'default': {'type': ['boolean', 'null'],
-                                                            'description': 'whether it is a default bank '
+                                 'properties': {'id': {'description': 'id of a bank account'},
+                                                'default': {'description': 'whether it is a default bank '
                                                                            'account'},
-                                                'description': {'type': ['string', 'number', 'null'],
-                                                                'description': 'description'},
-                                                'bank_name': {'type': ['string', 'number', 'null'],
-                                                              'description': 'name of the bank'},
-                                                'number': {'type': ['string', 'number', 'null'],
-                                                           'description': 'bank account number'},
-                                                'iban': {'type': ['string', 'number', 'null'],
-                                                         'description': 'IBAN'},
-                                                'bic': {'type': ['string', 'number', 'null'],
-                                                        'description': 'BIC'},
-                                                'post_account': {'type': ['string', 'number', 'null'],
-                                                                 'description': 'bank’s postal account'},
-                                                'auto_sync': {'type': ['string', 'number', 'null'],
-                                                              'description': 'one of: [active, inactive, '
+                                                'description': {'description': 'description'},
+                                                'bank_name': {'description': 'name of the bank'},
+                                                'number': {'description': 'bank account number'},
+                                                'iban': {'description': 'IBAN'},
+                                                'bic': {'description': 'BIC'},
+                                                'post_account': {'description': 'bank’s postal account'},
+                                                'auto_sync': {'description': 'one of: [active, inactive, '
                                                                              'requested]'},
-                                                'auto_sync_direction': {'type': ['string', 'number', 'null'],
-                                                                        'description': 'one of: [in, out, '
+                                                'auto_sync_direction': {'description': 'one of: [in, out, '
                                                                                        'null (means no '
                                                                                        'direction '
                                                                                        'specified)]'},
                                                 'permissions': {'type': ['array', 'null'],
-                                                                'items': {'type': ['string',
-                                                                                   'number',
-                                                                                   'null']},
+                                                                'items': {},
                                                                 'description': 'actions that can be '
                                                                                'performed on an item '
                                                                                '(possible values: view, '
                                                                                'edit)'}}},
  'ConfigurationExchangeRateGET': {'type': ['object', 'null'],
-                                  'properties': {'id': {'type': ['string', 'number', 'null']},
-                                                 'currency_from': {'type': ['string', 'number', 'null'],
-                                                                   'description': 'ISO currency name we are '
+                                  'properties': {'id': {},
+                                                 'currency_from': {'description': 'ISO currency name we are '
                                                                                   'setting exchange from'},
-                                                 'currency_to': {'type': ['string', 'number', 'null'],
-                                                                 'description': 'ISO currency name we are '
+                                                 'currency_to': {'description': 'ISO currency name we are '
                                                                                 'setting exchange to'},
-                                                 'rate': {'type': ['string', 'number', 'null'],
-                                                          'description': 'exchange rate value'},
-                                                 'created': {'type': ['string', 'number', 'null'],
-                                                             'description': 'when exchange was created'},
+                                                 'rate': {'description': 'exchange rate value'},
+                                                 'created': {'description': 'when exchange was created'},
                                                  'permissions': {'type': ['array', 'null'],
-                                                                 'items': {'type': ['string',
-                                                                                    'number',
-                                                                                    'null']},
+                                                                 'items': {},
                                                                  'description': 'actions that can be '
                                                                                 'performed on an item '
                                                                                 '(possible values: view, '
                                                                                 'edit)'}}},
  'ContactAccountGET': {'type': ['object', 'null'],
-                       'properties': {'id': {'type': ['string', 'number', 'null'],
-                                             'description': 'id of an account'},
-                                      'default': {'type': ['boolean', 'null'],
-                                                  'description': "whether it is a default contact's account"},
-                                      'type': {'type': ['string', 'number', 'null'],
-                                               'description': 'type (possible values: IBAN, ISR, QR, QRREF)'},
-                                      'number': {'type': ['string', 'number', 'null'],
-                                                 'description': 'IBAN or ISR or QR IBAN (3xxxxx) number '
+                       'properties': {'id': {'description': 'id of an account'},
+                                      'default': {'description': "whether it is a default contact's account"},
+                                      'type': {'description': 'type (possible values: IBAN, ISR, QR, QRREF)'},
+                                      'number': {'description': 'IBAN or ISR or QR IBAN (3xxxxx) number '
                                                                 '(depends on the type)'},
-                                      'bic': {'type': ['string', 'number', 'null'],
-                                              'description': 'BIC number'},
-                                      'description': {'type': ['string', 'number', 'null'],
-                                                      'description': 'internal description'},
+                                      'bic': {'description': 'BIC number'},
+                                      'description': {'description': 'internal description'},
                                       'permissions': {'type': ['array', 'null'],
-                                                      'items': {'type': ['string', 'number', 'null']},
+                                                      'items': {},
                                                       'description': 'actions that can be performed on an '
                                                                      'item (possible values: view, edit)'}}},
  'ContactAddressGET': {'type': ['object', 'null'],
-                       'properties': {'id': {'type': ['string', 'number', 'null'],
-                                             'description': 'id of an address'},
-                                      'default': {'type': ['boolean', 'null'],
-                                                  'description': "whether it is a default contact's address"},
-                                      'country': {'type': ['string', 'number', 'null'],
-                                                  'description': 'country ISO2 code (eg. CH)'},
-                                      'street': {'type': ['string', 'number', 'null'],
-                                                 'description': 'street'},
-                                      'street_no': {'type': ['string', 'number', 'null'],
-                                                    'description': 'number of apartment'},
-                                      'street2': {'type': ['string', 'number', 'null'],
-                                                  'description': 'additional address information'},
-                                      'postcode': {'type': ['string', 'number', 'null'],
-                                                   'description': 'postcode'},
-                                      'city': {'type': ['string', 'number', 'null'], 'description': 'city'},
-                                      'hide_on_documents': {'type': ['boolean', 'null'],
-                                                            'description': 'whether to hide this address on '
+                       'properties': {'id': {'description': 'id of an address'},
+                                      'default': {'description': "whether it is a default contact's address"},
+                                      'country': {'description': 'country ISO2 code (eg. CH)'},
+                                      'street': {'description': 'street'},
+                                      'street_no': {'description': 'number of apartment'},
+                                      'street2': {'description': 'additional address information'},
+                                      'postcode': {'description': 'postcode'},
+                                      'city': {'description': 'city'},
+                                      'hide_on_documents': {'description': 'whether to hide this address on '
                                                                            'documents'},
-                                      'default_prepage': {'type': ['boolean', 'null'],
-                                                          'description': 'whether the address is a default '
+                                      'default_prepage': {'description': 'whether the address is a default '
                                                                          'postal address'},
                                       'permissions': {'type': ['array', 'null'],
-                                                      'items': {'type': ['string', 'number', 'null']},
+                                                      'items': {},
                                                       'description': 'actions that can be performed on an '
                                                                      'item (possible values: view, edit)'}}},
  'ContactConfigurationGroupGET': {'type': ['object', 'null'],
-                                  'properties': {'id': {'type': ['string', 'number', 'null'],
-                                                        'description': 'id of a group'},
-                                                 'name': {'type': ['string', 'number', 'null'],
-                                                          'description': 'name of a group'},
-                                                 'usage': {'type': ['string', 'number', 'null'],
-                                                           'description': 'how many contacts are assigned to '
+                                  'properties': {'id': {'description': 'id of a group'},
+                                                 'name': {'description': 'name of a group'},
+                                                 'usage': {'description': 'how many contacts are assigned to '
                                                                           'this group'},
                                                  'permissions': {'type': ['array', 'null'],
-                                                                 'items': {'type': ['string',
-                                                                                    'number',
-                                                                                    'null']},
+                                                                 'items': {},
                                                                  'description': 'actions that can be '
                                                                                 'performed on an item '
                                                                                 '(possible values: view, '
                                                                                 'edit)'}}},
  'ContactGET': {'type': ['object', 'null'],
-                'properties': {'id': {'type': ['string', 'number', 'null'], 'description': 'id of a contact'},
-                               'number': {'type': ['string', 'number', 'null'],
-                                          'description': 'unique number'},
+                'properties': {'id': {'description': 'id of a contact'},
+                               'number': {'description': 'unique number'},
                                'relation': {'type': ['array', 'null'],
-                                            'items': {'type': ['string', 'number', 'null']},
+                                            'items': {},
                                             'description': "type of contact's relation; possible values: CL "
                                                            '- Customer, CR - Creditor'},
-                               'type': {'type': ['string', 'number', 'null'],
-                                        'description': 'type of contact; possible values: C - Company, P - '
+                               'type': {'description': 'type of contact; possible values: C - Company, P - '
                                                        'Private'},
-                               'gender': {'type': ['string', 'number', 'null'],
-                                          'description': 'gender of contact (required for P type); possible '
+                               'gender': {'description': 'gender of contact (required for P type); possible '
                                                          'values: M - Male, F - Female'},
-                               'gender_salutation_active': {'type': ['boolean', 'null'],
-                                                            'description': 'whether to show Mr./Ms. before '
+                               'gender_salutation_active': {'description': 'whether to show Mr./Ms. before '
                                                                            'contact name (for P type only)'},
-                               'name': {'type': ['string', 'number', 'null'],
-                                        'description': 'name of contact'},
-                               'name_addition': {'type': ['string', 'number', 'null'],
-                                                 'description': 'additional text for contact name'},
-                               'salutation': {'type': ['string', 'number', 'null'],
-                                              'description': 'e.g. Dear Mr. Jones'},
-                               'phone': {'type': ['string', 'number', 'null'],
-                                         'description': 'contact phone number'},
-                               'fax': {'type': ['string', 'number', 'null'],
-                                       'description': 'contact fax number'},
-                               'email': {'type': ['string', 'number', 'null'],
-                                         'description': 'contact email address'},
-                               'website': {'type': ['string', 'number', 'null'],
-                                           'description': 'contact website address'},
-                               'notes': {'type': ['string', 'number', 'null'],
-                                         'description': 'additional notes'},
-                               'communication_language': {'type': ['string', 'number', 'null'],
-                                                          'description': 'main communication language - '
+                               'name': {'description': 'name of contact'},
+                               'name_addition': {'description': 'additional text for contact name'},
+                               'salutation': {'description': 'e.g. Dear Mr. Jones'},
+                               'phone': {'description': 'contact phone number'},
+                               'fax': {'description': 'contact fax number'},
+                               'email': {'description': 'contact email address'},
+                               'website': {'description': 'contact website address'},
+                               'notes': {'description': 'additional notes'},
+                               'communication_language': {'description': 'main communication language - '
                                                                          "default value: 'default documents "
                                                                          "language'"},
-                               'communication_channel': {'type': ['string', 'number', 'null'],
-                                                         'default': 'U',
+                               'communication_channel': {'default': 'U',
                                                          'description': 'possible values: U - No preference, '
                                                                         'E - Documents by e-mail, P - '
                                                                         'Documents by post'},
-                               'communication_newsletter': {'type': ['string', 'number', 'null'],
-                                                            'default': 'N',
+                               'communication_newsletter': {'default': 'N',
                                                             'description': 'possible values: A - Send to '
                                                                            'main e-mail address and '
                                                                            'contacts, M - Only send to main '
                                                                            'e-mail address, N - No '
                                                                            'newsletter wanted'},
-                               'currency': {'type': ['string', 'number', 'null'],
-                                            'description': 'default currency'},
-                               'ebill_account_id': {'type': ['string', 'number', 'null'],
-                                                    'description': 'e-bill account identification number'},
-                               'vat_identification': {'type': ['string', 'number', 'null'],
-                                                      'description': 'VAT identification number'},
-                               'vat_rate': {'type': ['string', 'number', 'null'],
-                                            'description': 'default VAT rate'},
-                               'discount_rate': {'type': ['string', 'number', 'null'],
-                                                 'description': 'default discount rate'},
-                               'discount_type': {'type': ['string', 'number', 'null'],
-                                                 'default': 'P',
+                               'currency': {'description': 'default currency'},
+                               'ebill_account_id': {'description': 'e-bill account identification number'},
+                               'vat_identification': {'description': 'VAT identification number'},
+                               'vat_rate': {'description': 'default VAT rate'},
+                               'discount_rate': {'description': 'default discount rate'},
+                               'discount_type': {'default': 'P',
                                                  'description': 'default discount type; possible valuesP - '
                                                                 'in %, A - Amount'},
-                               'payment_grace': {'type': ['string', 'number', 'null'],
-                                                 'description': 'default payment deadline'},
-                               'hourly_rate': {'type': ['string', 'number', 'null'],
-                                               'description': 'cost per hour'},
-                               'created': {'type': ['string', 'number', 'null'],
-                                           'description': 'when contact was created'},
+                               'payment_grace': {'description': 'default payment deadline'},
+                               'hourly_rate': {'description': 'cost per hour'},
+                               'created': {'description': 'when contact was created'},
                                'custom_fields': {'type': ['array', 'null'],
                                                  'description': 'custom fields values',
                                                  'items': {'$ref': '#/$defs/DescriptiveCustomFieldGET'}},
-                               'main_address_id': {'type': ['string', 'number', 'null'],
-                                                   'description': 'main address id'},
+                               'main_address_id': {'description': 'main address id'},
                                'main_address': {'$ref': '#/$defs/ContactAddressGET'},
                                'groups': {'type': ['array', 'null'],
                                           'description': 'groups assigned to contact',
                                           'items': {'$ref': '#/$defs/DescriptiveContactGroupGET'}},
                                'permissions': {'type': ['array', 'null'],
-                                               'items': {'type': ['string', 'number', 'null']},
+                                               'items': {},
                                                'description': 'actions that can be performed on an item '
                                                               '(possible values: view, edit)'}}},
  'ContactPeopleGET': {'type': ['object', 'null'],
-                      'properties': {'id': {'type': ['string', 'number', 'null'],
-                                            'description': 'id of a person'},
-                                     'default': {'type': ['boolean', 'null'],
-                                                 'description': "whether it is a default contact's person"},
-                                     'name': {'type': ['string', 'number', 'null'], 'description': 'name'},
-                                     'surname': {'type': ['string', 'number', 'null'],
-                                                 'description': 'surname'},
-                                     'gender': {'type': ['string', 'number', 'null'],
-                                                'description': 'gender of contact (required for P type); '
+                      'properties': {'id': {'description': 'id of a person'},
+                                     'default': {'description': "whether it is a default contact's person"},
+                                     'name': {'description': 'name'},
+                                     'surname': {'description': 'surname'},
+                                     'gender': {'description': 'gender of contact (required for P type); '
                                                                'possible values: M - Male, F - Female'},
-                                     'email': {'type': ['string', 'number', 'null'], 'description': 'email'},
-                                     'phone': {'type': ['string', 'number', 'null'], 'description': 'phone'},
-                                     'department': {'type': ['string', 'number', 'null'],
-                                                    'description': 'department'},
-                                     'salutation': {'type': ['string', 'number', 'null'],
-                                                    'description': 'salutation'},
-                                     'show_title': {'type': ['boolean', 'null'],
-                                                    'description': 'whether to show Mr/Ms before name'},
-                                     'show_department': {'type': ['boolean', 'null'],
-                                                         'description': 'whether to show department'},
-                                     'wants_newsletter': {'type': ['boolean', 'null'],
-                                                          'description': 'whether person whishes to receive '
+                                     'email': {'description': 'email'},
+                                     'phone': {'description': 'phone'},
+                                     'department': {'description': 'department'},
+                                     'salutation': {'description': 'salutation'},
+                                     'show_title': {'description': 'whether to show Mr/Ms before name'},
+                                     'show_department': {'description': 'whether to show department'},
+                                     'wants_newsletter': {'description': 'whether person whishes to receive '
                                                                          'newsletter'},
                                      'custom_fields': {'type': ['array', 'null'],
                                                        'description': 'custom fields values',
                                                        'items': {'$ref': '#/$defs/DescriptiveCustomFieldGET'}},
                                      'permissions': {'type': ['array', 'null'],
-                                                     'items': {'type': ['string', 'number', 'null']},
+                                                     'items': {},
                                                      'description': 'actions that can be performed on an '
                                                                     'item (possible values: view, edit)'}}},
  'ContactReminderGET': {'type': ['object', 'null'],
-                        'properties': {'id': {'type': ['string', 'number', 'null'],
-                                              'description': 'id of a reminder'},
-                                       'contact_id': {'type': ['string', 'number', 'null'],
-                                                      'description': 'id of a contact'},
-                                       'contact_name': {'type': ['string', 'number', 'null'],
-                                                        'description': 'name of a contact'},
-                                       'date_time': {'type': ['string', 'number', 'null'],
-                                                     'description': 'date and time of event that should be '
+                        'properties': {'id': {'description': 'id of a reminder'},
+                                       'contact_id': {'description': 'id of a contact'},
+                                       'contact_name': {'description': 'name of a contact'},
+                                       'date_time': {'description': 'date and time of event that should be '
                                                                     'reminded (format: Y-m-d H:i:s)'},
-                                       'title': {'type': ['string', 'number', 'null'],
-                                                 'description': 'title of reminder'},
-                                       'description': {'type': ['string', 'number', 'null'],
-                                                       'description': 'description of reminder'},
-                                       'interval_value': {'type': ['string', 'number', 'null'],
-                                                          'description': 'value of interval in which '
+                                       'title': {'description': 'title of reminder'},
+                                       'description': {'description': 'description of reminder'},
+                                       'interval_value': {'description': 'value of interval in which '
                                                                          'reminder will be activated'},
-                                       'interval_type': {'type': ['string', 'number', 'null'],
-                                                         'description': "one of: ['hour','day','month']"},
+                                       'interval_type': {'description': "one of: ['hour','day','month']"},
                                        'permissions': {'type': ['array', 'null'],
-                                                       'items': {'type': ['string', 'number', 'null']},
+                                                       'items': {},
                                                        'description': 'actions that can be performed on an '
                                                                       'item (possible values: view, edit)'}}},
- 'DescriptiveContactGroupGET': {'type': ['object', 'null'],
-                                'properties': {'id': {'type': ['string', 'number', 'null']},
-                                               'name': {'type': ['string', 'number', 'null']}}},
+ 'DescriptiveContactGroupGET': {'type': ['object', 'null'], 'properties': {'id': {}, 'name': {}}},
  'DescriptiveCustomFieldGET': {'type': ['object', 'null'],
-                               'properties': {'key': {'type': ['string', 'number', 'null']},
-                                              'name': {'type': ['string', 'number', 'null']},
-                                              'value': {'type': ['string', 'number', 'null']}}},
+                               'properties': {'key': {}, 'name': {}, 'value': {}}},
  'DocumentDeliveryNoteGET': {'type': ['object', 'null'],
-                             'properties': {'id': {'type': ['string', 'number', 'null'],
-                                                   'description': 'delivery note id'},
-                                            'number': {'type': ['string', 'number', 'null'],
-                                                       'description': 'unique number'},
-                                            'contact_id': {'type': ['string', 'number', 'null'],
-                                                           'description': 'id of a contact'},
-                                            'contact_name': {'type': ['string', 'number', 'null'],
-                                                             'description': 'name of a contact'},
+                             'properties': {'id': {'description': 'delivery note id'},
+                                            'number': {'description': 'unique number'},
+                                            'contact_id': {'description': 'id of a contact'},
+                                            'contact_name': {'description': 'name of a contact'},
                                             'contact': {'$ref': '#/$defs/ContactGET'},
-                                            'contact_address_id': {'type': ['string', 'number', 'null'],
-                                                                   'description': "id of a contact's "
+                                            'contact_address_id': {'description': "id of a contact's "
                                                                                   'address'},
                                             'contact_address': {'$ref': '#/$defs/ContactAddressGET'},
-                                            'contact_prepage_address_id': {'type': ['string',
-                                                                                    'number',
-                                                                                    'null'],
-                                                                           'description': "id of a contact's "
+                                            'contact_prepage_address_id': {'description': "id of a contact's "
                                                                                           'prepage address'},
                                             'contact_prepage_address': {'$ref': '#/$defs/ContactAddressGET'},
-                                            'contact_person_id': {'type': ['string', 'number', 'null'],
-                                                                  'description': "id of a contact's person"},
+                                            'contact_person_id': {'description': "id of a contact's person"},
                                             'contact_person': {'$ref': '#/$defs/ContactPeopleGET'},
-                                            'date': {'type': ['string', 'number', 'null'],
-                                                     'description': 'date of the delivery note'},
-                                            'period_text': {'type': ['string', 'number', 'null'],
-                                                            'description': 'service/delivery'},
-                                            'currency': {'type': ['string', 'number', 'null'],
-                                                         'description': 'currency (e.g. CHF, EUR)'},
-                                            'total': {'type': ['string', 'number', 'null'],
-                                                      'description': 'total amount of the delivery note'},
-                                            'vat_included': {'type': ['boolean', 'null'],
-                                                             'description': 'whether prices in delivery note '
+                                            'date': {'description': 'date of the delivery note'},
+                                            'period_text': {'description': 'service/delivery'},
+                                            'currency': {'description': 'currency (e.g. CHF, EUR)'},
+                                            'total': {'description': 'total amount of the delivery note'},
+                                            'vat_included': {'description': 'whether prices in delivery note '
                                                                             'include VAT'},
-                                            'discount_rate': {'type': ['string', 'number', 'null'],
-                                                              'description': 'optional discount rate'},
-                                            'discount_type': {'type': ['string', 'number', 'null'],
-                                                              'default': 'P',
+                                            'discount_rate': {'description': 'optional discount rate'},
+                                            'discount_type': {'default': 'P',
                                                               'description': 'optional discount type; '
                                                                              'possible values: A - amount, P '
                                                                              '- in %'},
-                                            'language': {'type': ['string', 'number', 'null'],
-                                                         'description': 'language; possible values: de, en, '
+                                            'language': {'description': 'language; possible values: de, en, '
                                                                         'es, fr, it'},
-                                            'signature_id': {'type': ['string', 'number', 'null'],
-                                                             'description': 'signature id'},
-                                            'layout_id': {'type': ['string', 'number', 'null'],
-                                                          'description': 'layout id'},
-                                            'page_amount': {'type': ['string', 'number', 'null'],
-                                                            'description': 'how many pages delivery note '
+                                            'signature_id': {'description': 'signature id'},
+                                            'layout_id': {'description': 'layout id'},
+                                            'page_amount': {'description': 'how many pages delivery note '
                                                                            'has'},
-                                            'notes': {'type': ['string', 'number', 'null'],
-                                                      'description': 'optional notes'},
-                                            'status': {'type': ['string', 'number', 'null'],
-                                                       'default': 'DR',
+                                            'notes': {'description': 'optional notes'},
+                                            'status': {'default': 'DR',
                                                        'description': 'status of delivery note, possible '
                                                                       'values: DR - draft, S - sent, B - '
                                                                       'billed, D - deleted (but still '
                                                                       'visible)'},
-                                            'created': {'type': ['string', 'number', 'null'],
-                                                        'description': 'date that delivery note was created'},
+                                            'created': {'description': 'date that delivery note was created'},
                                             'custom_fields': {'type': ['array', 'null'],
                                                               'description': 'custom fields values',
                                                               'items': {'$ref': '#/$defs/DescriptiveCustomFieldGET'}},
@@ -465,262 +330,171 @@ DEFS: dict[str, Any] = {'ActivityGET': {'type': ['object', 'null'],
                                                            'description': 'free texts objects',
                                                            'items': {'$ref': '#/$defs/DocumentFreeTextGET'}},
                                             'permissions': {'type': ['array', 'null'],
-                                                            'items': {'type': ['string', 'number', 'null']},
+                                                            'items': {},
                                                             'description': 'actions that can be performed on '
                                                                            'an item (possible values: view, '
                                                                            'edit, manage)'}}},
  'DocumentDeliveryNotePositionGET': {'type': ['object', 'null'],
-                                     'properties': {'type': {'type': ['string', 'number', 'null'],
-                                                             'description': 'position type; possible values: '
+                                     'properties': {'type': {'description': 'position type; possible values: '
                                                                             'N - normal, T - text, PB - page '
                                                                             'break, H - header, SI - '
                                                                             'subtotal (incremental), SNI - '
                                                                             'subtotal (non incremental)'},
-                                                    'catalog_type': {'type': ['string', 'number', 'null'],
-                                                                     'description': 'position catalog type; '
+                                                    'catalog_type': {'description': 'position catalog type; '
                                                                                     'possible values: P - '
                                                                                     'product, S - service'},
-                                                    'number': {'type': ['string', 'number', 'null'],
-                                                               'description': 'catalog unique number'},
-                                                    'name': {'type': ['string', 'number', 'null'],
-                                                             'description': 'name'},
-                                                    'description': {'type': ['string', 'number', 'null'],
-                                                                    'description': 'description'},
-                                                    'price': {'type': ['string', 'number', 'null'],
-                                                              'description': 'price per unit; required for N '
+                                                    'number': {'description': 'catalog unique number'},
+                                                    'name': {'description': 'name'},
+                                                    'description': {'description': 'description'},
+                                                    'price': {'description': 'price per unit; required for N '
                                                                              'type'},
-                                                    'vat': {'type': ['string', 'number', 'null'],
-                                                            'description': 'VAT rate; required for N type'},
-                                                    'amount': {'type': ['string', 'number', 'null'],
-                                                               'description': 'amount; required for N type'},
-                                                    'unit_id': {'type': ['string', 'number', 'null'],
-                                                                'description': 'id of the unit; required for '
+                                                    'vat': {'description': 'VAT rate; required for N type'},
+                                                    'amount': {'description': 'amount; required for N type'},
+                                                    'unit_id': {'description': 'id of the unit; required for '
                                                                                'N type'},
-                                                    'discount_rate': {'type': ['string', 'number', 'null'],
-                                                                      'description': 'optional discount '
+                                                    'discount_rate': {'description': 'optional discount '
                                                                                      'rate'},
-                                                    'discount_type': {'type': ['string', 'number', 'null'],
-                                                                      'default': 'P',
+                                                    'discount_type': {'default': 'P',
                                                                       'description': 'optional discount '
                                                                                      'type; possible values: '
                                                                                      'A - amount, P - in %'},
-                                                    'total': {'type': ['string', 'number', 'null'],
-                                                              'description': 'total price'},
-                                                    'show_only_total': {'type': ['boolean', 'null'],
-                                                                        'description': 'whether to show only '
+                                                    'total': {'description': 'total price'},
+                                                    'show_only_total': {'description': 'whether to show only '
                                                                                        'total on invoice'}}},
  'DocumentDeliveryNoteTextGET': {'type': ['object', 'null'],
-                                 'properties': {'status': {'type': ['string', 'number', 'null'],
-                                                           'default': 'DR',
+                                 'properties': {'status': {'default': 'DR',
                                                            'description': 'status of delivery note, possible '
                                                                           'values: DR - draft, S - sent, B - '
                                                                           'billed, D - deleted (but still '
                                                                           'visible)'},
-                                                'title': {'type': ['string', 'number', 'null'],
-                                                          'description': 'text of title'},
-                                                'introduction': {'type': ['string', 'number', 'null'],
-                                                                 'description': 'text of introduction'},
-                                                'conditions': {'type': ['string', 'number', 'null'],
-                                                               'description': 'text of conditions'}}},
+                                                'title': {'description': 'text of title'},
+                                                'introduction': {'description': 'text of introduction'},
+                                                'conditions': {'description': 'text of conditions'}}},
  'DocumentFreeTextGET': {'type': ['object', 'null'],
-                         'properties': {'text': {'type': ['string', 'number', 'null'],
-                                                 'description': 'displayed text'},
-                                        'font_size': {'type': ['string', 'number', 'null'],
-                                                      'description': 'font size of displayed text (min: 1; '
+                         'properties': {'text': {'description': 'displayed text'},
+                                        'font_size': {'description': 'font size of displayed text (min: 1; '
                                                                      'max: 50)'},
-                                        'position_x': {'type': ['string', 'number', 'null'],
-                                                       'description': 'y coordinate of displayed text'},
-                                        'position_y': {'type': ['string', 'number', 'null'],
-                                                       'description': 'x coordinate of displayed text'},
-                                        'page': {'type': ['string', 'number', 'null'],
-                                                 'description': 'which page text is displayed on'}}},
+                                        'position_x': {'description': 'y coordinate of displayed text'},
+                                        'position_y': {'description': 'x coordinate of displayed text'},
+                                        'page': {'description': 'which page text is displayed on'}}},
  'DocumentInvoicePaymentGET': {'type': ['object', 'null'],
-                               'properties': {'id': {'type': ['string', 'number', 'null'],
-                                                     'description': 'payment id'},
-                                              'type': {'type': ['string', 'number', 'null'],
-                                                       'description': 'type of the payment; possible values: '
+                               'properties': {'id': {'description': 'payment id'},
+                                              'type': {'description': 'type of the payment; possible values: '
                                                                       'N - normal, C - cash discount, D - '
                                                                       'rounding difference, W - write off'},
-                                              'channel': {'type': ['string', 'number', 'null'],
-                                                          'description': 'channel of the payment; possible '
+                                              'channel': {'description': 'channel of the payment; possible '
                                                                          'values: T - bank transfer, C - '
                                                                          'cash, PP - Paypal, PF - '
                                                                          'Postfinance, CC - Credit card, PR '
                                                                          '- Payrexx, SC - Smartcommerce'},
-                                              'amount': {'type': ['string', 'number', 'null'],
-                                                         'description': 'amount of the payment'},
-                                              'date': {'type': ['string', 'number', 'null'],
-                                                       'description': 'date that payment was made'},
-                                              'notes': {'type': ['string', 'number', 'null'],
-                                                        'description': 'optional notes'},
-                                              'created': {'type': ['string', 'number', 'null'],
-                                                          'description': 'date that payment was created (in '
+                                              'amount': {'description': 'amount of the payment'},
+                                              'date': {'description': 'date that payment was made'},
+                                              'notes': {'description': 'optional notes'},
+                                              'created': {'description': 'date that payment was created (in '
                                                                          'the system)'}}},
  'DocumentInvoicePositionGET': {'type': ['object', 'null'],
-                                'properties': {'type': {'type': ['string', 'number', 'null'],
-                                                        'description': 'position type; possible values: N - '
+                                'properties': {'type': {'description': 'position type; possible values: N - '
                                                                        'normal, T - text, PB - page break, H '
                                                                        '- header, SI - subtotal '
                                                                        '(incremental), SNI - subtotal (non '
                                                                        'incremental)'},
-                                               'catalog_type': {'type': ['string', 'number', 'null'],
-                                                                'description': 'position catalog type; '
+                                               'catalog_type': {'description': 'position catalog type; '
                                                                                'possible values: P - '
                                                                                'product, S - service'},
-                                               'number': {'type': ['string', 'number', 'null'],
-                                                          'description': 'catalog unique number'},
-                                               'name': {'type': ['string', 'number', 'null'],
-                                                        'description': 'name'},
-                                               'description': {'type': ['string', 'number', 'null'],
-                                                               'description': 'description'},
-                                               'price': {'type': ['string', 'number', 'null'],
-                                                         'description': 'price per unit; required for N '
+                                               'number': {'description': 'catalog unique number'},
+                                               'name': {'description': 'name'},
+                                               'description': {'description': 'description'},
+                                               'price': {'description': 'price per unit; required for N '
                                                                         'type'},
-                                               'vat': {'type': ['string', 'number', 'null'],
-                                                       'description': 'VAT rate; required for N type'},
-                                               'amount': {'type': ['string', 'number', 'null'],
-                                                          'description': 'amount; required for N type'},
-                                               'unit_id': {'type': ['string', 'number', 'null'],
-                                                           'description': 'id of the unit; required for N '
+                                               'vat': {'description': 'VAT rate; required for N type'},
+                                               'amount': {'description': 'amount; required for N type'},
+                                               'unit_id': {'description': 'id of the unit; required for N '
                                                                           'type'},
-                                               'discount_rate': {'type': ['string', 'number', 'null'],
-                                                                 'description': 'optional discount rate'},
-                                               'discount_type': {'type': ['string', 'number', 'null'],
-                                                                 'default': 'P',
+                                               'discount_rate': {'description': 'optional discount rate'},
+                                               'discount_type': {'default': 'P',
                                                                  'description': 'optional discount type; '
                                                                                 'possible values: A - '
                                                                                 'amount, P - in %'},
-                                               'total': {'type': ['string', 'number', 'null'],
-                                                         'description': 'total price'},
-                                               'show_only_total': {'type': ['boolean', 'null'],
-                                                                   'description': 'whether to show only '
+                                               'total': {'description': 'total price'},
+                                               'show_only_total': {'description': 'whether to show only '
                                                                                   'total on invoice'}}},
  'DocumentInvoiceStandardGET': {'type': ['object', 'null'],
-                                'properties': {'id': {'type': ['string', 'number', 'null'],
-                                                      'description': 'invoice id'},
-                                               'number': {'type': ['string', 'number', 'null'],
-                                                          'description': 'unique number'},
-                                               'contact_id': {'type': ['string', 'number', 'null'],
-                                                              'description': 'id of a contact'},
-                                               'contact_name': {'type': ['string', 'number', 'null'],
-                                                                'description': 'name of a contact'},
+                                'properties': {'id': {'description': 'invoice id'},
+                                               'number': {'description': 'unique number'},
+                                               'contact_id': {'description': 'id of a contact'},
+                                               'contact_name': {'description': 'name of a contact'},
                                                'contact': {'$ref': '#/$defs/ContactGET'},
-                                               'contact_address_id': {'type': ['string', 'number', 'null'],
-                                                                      'description': "id of a contact's "
+                                               'contact_address_id': {'description': "id of a contact's "
                                                                                      'address'},
                                                'contact_address': {'$ref': '#/$defs/ContactAddressGET'},
-                                               'contact_prepage_address_id': {'type': ['string',
-                                                                                       'number',
-                                                                                       'null'],
-                                                                              'description': 'id of a '
+                                               'contact_prepage_address_id': {'description': 'id of a '
                                                                                              "contact's "
                                                                                              'prepage '
                                                                                              'address'},
                                                'contact_prepage_address': {'$ref': '#/$defs/ContactAddressGET'},
-                                               'contact_person_id': {'type': ['string', 'number', 'null'],
-                                                                     'description': "id of a contact's "
+                                               'contact_person_id': {'description': "id of a contact's "
                                                                                     'person'},
                                                'contact_person': {'$ref': '#/$defs/ContactPeopleGET'},
-                                               'date': {'type': ['string', 'number', 'null'],
-                                                        'description': 'date of the invoice'},
-                                               'due': {'type': ['string', 'number', 'null'],
-                                                       'description': 'due date of the invoice'},
-                                               'period_from': {'type': ['string', 'number', 'null'],
-                                                               'description': 'service period from'},
-                                               'period_to': {'type': ['string', 'number', 'null'],
-                                                             'description': 'service period to'},
-                                               'period_text': {'type': ['string', 'number', 'null'],
-                                                               'description': 'service/delivery'},
-                                               'currency': {'type': ['string', 'number', 'null'],
-                                                            'description': 'currency (e.g. CHF, EUR)'},
-                                               'total': {'type': ['string', 'number', 'null'],
-                                                         'description': 'total amount of the invoice'},
-                                               'vat_included': {'type': ['boolean', 'null'],
-                                                                'description': 'whether prices in invoice '
+                                               'date': {'description': 'date of the invoice'},
+                                               'due': {'description': 'due date of the invoice'},
+                                               'period_from': {'description': 'service period from'},
+                                               'period_to': {'description': 'service period to'},
+                                               'period_text': {'description': 'service/delivery'},
+                                               'currency': {'description': 'currency (e.g. CHF, EUR)'},
+                                               'total': {'description': 'total amount of the invoice'},
+                                               'vat_included': {'description': 'whether prices in invoice '
                                                                                'include VAT'},
-                                               'discount_rate': {'type': ['string', 'number', 'null'],
-                                                                 'description': 'optional discount rate'},
-                                               'discount_type': {'type': ['string', 'number', 'null'],
-                                                                 'default': 'P',
+                                               'discount_rate': {'description': 'optional discount rate'},
+                                               'discount_type': {'default': 'P',
                                                                  'description': 'optional discount type; '
                                                                                 'possible values: A - '
                                                                                 'amount, P - in %'},
-                                               'cash_discount_rate': {'type': ['string', 'number', 'null'],
-                                                                      'description': 'cash discount value in '
+                                               'cash_discount_rate': {'description': 'cash discount value in '
                                                                                      '%'},
-                                               'cash_discount_date': {'type': ['string', 'number', 'null'],
-                                                                      'description': 'cash discount deadline '
+                                               'cash_discount_date': {'description': 'cash discount deadline '
                                                                                      'date'},
-                                               'total_paid': {'type': ['string', 'number', 'null'],
-                                                              'description': 'paid amount of the invoice'},
-                                               'paid_date': {'type': ['string', 'number', 'null'],
-                                                             'description': 'date when invoice was fully '
+                                               'total_paid': {'description': 'paid amount of the invoice'},
+                                               'paid_date': {'description': 'date when invoice was fully '
                                                                             'paid'},
-                                               'bank_account_id': {'type': ['string', 'number', 'null'],
-                                                                   'description': 'bank account id'},
+                                               'bank_account_id': {'description': 'bank account id'},
                                                'bank_account': {'$ref': '#/$defs/ConfigurationBankAccountGET'},
-                                               'isr_id': {'type': ['string', 'number', 'null'],
-                                                          'description': 'ISR id'},
+                                               'isr_id': {'description': 'ISR id'},
                                                'isr': {'$ref': '#/$defs/ReceivablesConfigurationIsrGET'},
-                                               'isr_position': {'type': ['string', 'number', 'null'],
-                                                                'default': 'A',
+                                               'isr_position': {'default': 'A',
                                                                 'description': 'ISR position; possible '
                                                                                'values: A - additional page, '
                                                                                'F - first page, L - last '
                                                                                'page'},
-                                               'isr_reference_number': {'type': ['string', 'number', 'null'],
-                                                                        'description': 'ISR reference '
+                                               'isr_reference_number': {'description': 'ISR reference '
                                                                                        'number'},
-                                               'payment_link_paypal': {'type': ['boolean', 'null'],
-                                                                       'description': 'whether to print '
+                                               'payment_link_paypal': {'description': 'whether to print '
                                                                                       'PayPal link on '
                                                                                       'invoice'},
-                                               'payment_link_paypal_url': {'type': ['string',
-                                                                                    'number',
-                                                                                    'null'],
-                                                                           'description': 'PayPal link URL'},
-                                               'payment_link_postfinance': {'type': ['boolean', 'null'],
-                                                                            'description': 'whether to print '
+                                               'payment_link_paypal_url': {'description': 'PayPal link URL'},
+                                               'payment_link_postfinance': {'description': 'whether to print '
                                                                                            'PostFinance link '
                                                                                            'on invoice'},
-                                               'payment_link_postfinance_url': {'type': ['string',
-                                                                                         'number',
-                                                                                         'null'],
-                                                                                'description': 'PostFinance '
+                                               'payment_link_postfinance_url': {'description': 'PostFinance '
                                                                                                'link URL'},
-                                               'payment_link_payrexx': {'type': ['boolean', 'null'],
-                                                                        'description': 'whether to print '
+                                               'payment_link_payrexx': {'description': 'whether to print '
                                                                                        'Payrexx link on '
                                                                                        'invoice'},
-                                               'payment_link_payrexx_url': {'type': ['string',
-                                                                                     'number',
-                                                                                     'null'],
-                                                                            'description': 'Payrexx link '
+                                               'payment_link_payrexx_url': {'description': 'Payrexx link '
                                                                                            'URL'},
-                                               'payment_link_smartcommerce': {'type': ['boolean', 'null'],
-                                                                              'description': 'whether to '
+                                               'payment_link_smartcommerce': {'description': 'whether to '
                                                                                              'print '
                                                                                              'SmartCommerce '
                                                                                              'link on '
                                                                                              'invoice'},
-                                               'payment_link_smartcommerce_url': {'type': ['string',
-                                                                                           'number',
-                                                                                           'null'],
-                                                                                  'description': 'SmartCommerce '
+                                               'payment_link_smartcommerce_url': {'description': 'SmartCommerce '
                                                                                                  'link URL'},
-                                               'language': {'type': ['string', 'number', 'null'],
-                                                            'description': 'language; possible values: de, '
+                                               'language': {'description': 'language; possible values: de, '
                                                                            'en, es, fr, it'},
-                                               'signature_id': {'type': ['string', 'number', 'null'],
-                                                                'description': 'signature id'},
-                                               'layout_id': {'type': ['string', 'number', 'null'],
-                                                             'description': 'layout id'},
-                                               'page_amount': {'type': ['string', 'number', 'null'],
-                                                               'description': 'how many pages invoice has'},
-                                               'notes': {'type': ['string', 'number', 'null'],
-                                                         'description': 'optional notes'},
-                                               'status': {'type': ['string', 'number', 'null'],
-                                                          'default': 'DR',
+                                               'signature_id': {'description': 'signature id'},
+                                               'layout_id': {'description': 'layout id'},
+                                               'page_amount': {'description': 'how many pages invoice has'},
+                                               'notes': {'description': 'optional notes'},
+                                               'status': {'default': 'DR',
                                                           'description': 'status of invoice, possible '
                                                                          'values: DR - draft, S - sent, P - '
                                                                          'paid, PP - partially paid, R1 - '
@@ -729,8 +503,7 @@ DEFS: dict[str, Any] = {'ActivityGET': {'type': ['object', 'null'],
                                                                          'DC - debt collection, C - '
                                                                          'cancelled, D - deleted (but still '
                                                                          'visible)'},
-                                               'created': {'type': ['string', 'number', 'null'],
-                                                           'description': 'date that invoice was created'},
+                                               'created': {'description': 'date that invoice was created'},
                                                'custom_fields': {'type': ['array', 'null'],
                                                                  'description': 'custom fields values',
                                                                  'items': {'$ref': '#/$defs/DescriptiveCustomFieldGET'}},
@@ -747,94 +520,66 @@ DEFS: dict[str, Any] = {'ActivityGET': {'type': ['object', 'null'],
                                                             'description': 'workflow objects',
                                                             'items': {'$ref': '#/$defs/DocumentInvoiceWorkflowGET'}},
                                                'permissions': {'type': ['array', 'null'],
-                                                               'items': {'type': ['string',
-                                                                                  'number',
-                                                                                  'null']},
+                                                               'items': {},
                                                                'description': 'actions that can be performed '
                                                                               'on an item (possible values: '
                                                                               'view, edit, manage)'}}},
  'DocumentInvoiceTextGET': {'type': ['object', 'null'],
                             'properties': {'status': {'default': 'D',
-                                                      'type': ['string', 'number', 'null'],
                                                       'description': 'status of a document that the texts '
                                                                      'are for; possible values: D - default, '
                                                                      'R - payment reminder, R1 - 1st '
                                                                      'reminder, R2 - 2nd reminder, R3 - 3rd '
                                                                      'reminder, DC - debt collection, RE - '
                                                                      'receipt'},
-                                           'title': {'type': ['string', 'number', 'null'],
-                                                     'description': 'text of title'},
-                                           'introduction': {'type': ['string', 'number', 'null'],
-                                                            'description': 'text of introduction'},
-                                           'conditions': {'type': ['string', 'number', 'null'],
-                                                          'description': 'text of conditions'}}},
+                                           'title': {'description': 'text of title'},
+                                           'introduction': {'description': 'text of introduction'},
+                                           'conditions': {'description': 'text of conditions'}}},
  'DocumentInvoiceWorkflowGET': {'type': ['object', 'null'],
-                                'properties': {'active': {'type': ['boolean', 'null'],
-                                                          'description': 'whether workflow is active'},
-                                               'status': {'type': ['string', 'number', 'null'],
-                                                          'description': 'status of a document that the '
+                                'properties': {'active': {'description': 'whether workflow is active'},
+                                               'status': {'description': 'status of a document that the '
                                                                          'workflow is for; possible values: '
                                                                          'R - payment reminder, R1 - 1st '
                                                                          'reminder, R2 - 2nd reminder, R3 - '
                                                                          '3rd reminder'},
-                                               'overdue_days': {'type': ['string', 'number', 'null'],
-                                                                'description': 'how many days after due date '
+                                               'overdue_days': {'description': 'how many days after due date '
                                                                                'action should be taken'},
-                                               'action': {'type': ['string', 'number', 'null'],
-                                                          'description': 'action that should be taken; '
+                                               'action': {'description': 'action that should be taken; '
                                                                          'possible values: M - remind me, CE '
                                                                          '- remind contact by email, CP - '
                                                                          'remind contact by post'},
-                                               'contact_email': {'type': ['string', 'number', 'null'],
-                                                                 'description': 'email address for reminding '
+                                               'contact_email': {'description': 'email address for reminding '
                                                                                 'contact (valid only when '
                                                                                 'action is CE)'},
-                                               'speed': {'type': ['string', 'number', 'null'],
-                                                         'description': 'post speed for reminding contact '
+                                               'speed': {'description': 'post speed for reminding contact '
                                                                         '(valid only when action is CP); '
                                                                         'possible values: P - priority, E - '
                                                                         'economy'}}},
  'DocumentLetterGET': {'type': ['object', 'null'],
-                       'properties': {'id': {'type': ['string', 'number', 'null'],
-                                             'description': 'contact letter id'},
-                                      'contact_id': {'type': ['string', 'number', 'null'],
-                                                     'description': 'id of a contact'},
-                                      'contact_name': {'type': ['string', 'number', 'null'],
-                                                       'description': 'name of a contact'},
+                       'properties': {'id': {'description': 'contact letter id'},
+                                      'contact_id': {'description': 'id of a contact'},
+                                      'contact_name': {'description': 'name of a contact'},
                                       'contact': {'$ref': '#/$defs/ContactGET'},
-                                      'contact_address_id': {'type': ['string', 'number', 'null'],
-                                                             'description': "id of a contact's address"},
+                                      'contact_address_id': {'description': "id of a contact's address"},
                                       'contact_address': {'$ref': '#/$defs/ContactAddressGET'},
-                                      'contact_prepage_address_id': {'type': ['string', 'number', 'null'],
-                                                                     'description': "id of a contact's "
+                                      'contact_prepage_address_id': {'description': "id of a contact's "
                                                                                     'prepage address'},
                                       'contact_prepage_address': {'$ref': '#/$defs/ContactAddressGET'},
-                                      'contact_person_id': {'type': ['string', 'number', 'null'],
-                                                            'description': "id of a contact's person"},
+                                      'contact_person_id': {'description': "id of a contact's person"},
                                       'contact_person': {'$ref': '#/$defs/ContactPeopleGET'},
-                                      'date': {'type': ['string', 'number', 'null'],
-                                               'description': 'date of the letter'},
-                                      'title': {'type': ['string', 'number', 'null'],
-                                                'description': 'title of the letter'},
-                                      'content': {'type': ['string', 'number', 'null'],
-                                                  'description': 'content of the letter'},
-                                      'language': {'type': ['string', 'number', 'null'],
-                                                   'description': 'language; possible values: de, en, es, '
+                                      'date': {'description': 'date of the letter'},
+                                      'title': {'description': 'title of the letter'},
+                                      'content': {'description': 'content of the letter'},
+                                      'language': {'description': 'language; possible values: de, en, es, '
                                                                   'fr, it'},
-                                      'signature_id': {'type': ['string', 'number', 'null'],
-                                                       'description': 'signature id'},
-                                      'layout_id': {'type': ['string', 'number', 'null'],
-                                                    'description': 'layout id'},
-                                      'page_amount': {'type': ['string', 'number', 'null'],
-                                                      'description': 'how many pages letter has'},
-                                      'notes': {'type': ['string', 'number', 'null'],
-                                                'description': 'optional notes'},
-                                      'status': {'type': ['string', 'number', 'null'],
-                                                 'description': 'status of letter, possible values: DR - '
+                                      'signature_id': {'description': 'signature id'},
+                                      'layout_id': {'description': 'layout id'},
+                                      'page_amount': {'description': 'how many pages letter has'},
+                                      'notes': {'description': 'optional notes'},
+                                      'status': {'description': 'status of letter, possible values: DR - '
                                                                 'draft, S - sent, D - deleted (but still '
                                                                 'visible)'},
-                                      'created': {'type': ['string', 'number', 'null'],
-                                                  'description': 'date that letter was created'},
+                                      'created': {'description': 'date that letter was created'},
                                       'custom_fields': {'type': ['array', 'null'],
                                                         'description': 'custom fields values',
                                                         'items': {'$ref': '#/$defs/DescriptiveCustomFieldGET'}},
@@ -842,75 +587,51 @@ DEFS: dict[str, Any] = {'ActivityGET': {'type': ['object', 'null'],
                                                      'description': 'free texts objects',
                                                      'items': {'$ref': '#/$defs/DocumentFreeTextGET'}},
                                       'permissions': {'type': ['array', 'null'],
-                                                      'items': {'type': ['string', 'number', 'null']},
+                                                      'items': {},
                                                       'description': 'actions that can be performed on an '
                                                                      'item (possible values: view, edit, '
                                                                      'manage)'}}},
  'DocumentOfferGET': {'type': ['object', 'null'],
-                      'properties': {'id': {'type': ['string', 'number', 'null'], 'description': 'offer id'},
-                                     'number': {'type': ['string', 'number', 'null'],
-                                                'description': 'unique number'},
-                                     'contact_id': {'type': ['string', 'number', 'null'],
-                                                    'description': 'id of a contact'},
-                                     'contact_name': {'type': ['string', 'number', 'null'],
-                                                      'description': 'name of a contact'},
+                      'properties': {'id': {'description': 'offer id'},
+                                     'number': {'description': 'unique number'},
+                                     'contact_id': {'description': 'id of a contact'},
+                                     'contact_name': {'description': 'name of a contact'},
                                      'contact': {'$ref': '#/$defs/ContactGET'},
-                                     'contact_address_id': {'type': ['string', 'number', 'null'],
-                                                            'description': "id of a contact's address"},
+                                     'contact_address_id': {'description': "id of a contact's address"},
                                      'contact_address': {'$ref': '#/$defs/ContactAddressGET'},
-                                     'contact_prepage_address_id': {'type': ['string', 'number', 'null'],
-                                                                    'description': "id of a contact's "
+                                     'contact_prepage_address_id': {'description': "id of a contact's "
                                                                                    'prepage address'},
                                      'contact_prepage_address': {'$ref': '#/$defs/ContactAddressGET'},
-                                     'contact_person_id': {'type': ['string', 'number', 'null'],
-                                                           'description': "id of a contact's person"},
+                                     'contact_person_id': {'description': "id of a contact's person"},
                                      'contact_person': {'$ref': '#/$defs/ContactPeopleGET'},
-                                     'date': {'type': ['string', 'number', 'null'],
-                                              'description': 'date of the offer'},
-                                     'valid_until': {'type': ['string', 'number', 'null'],
-                                                     'description': 'date that offer is valid until'},
-                                     'period_text': {'type': ['string', 'number', 'null'],
-                                                     'description': 'service/delivery'},
-                                     'currency': {'type': ['string', 'number', 'null'],
-                                                  'description': 'currency (e.g. CHF, EUR)'},
-                                     'total': {'type': ['string', 'number', 'null'],
-                                               'description': 'total amount of the offer'},
-                                     'vat_included': {'type': ['boolean', 'null'],
-                                                      'description': 'whether prices in offer include VAT'},
-                                     'discount_rate': {'type': ['string', 'number', 'null'],
-                                                       'description': 'optional discount rate'},
-                                     'discount_type': {'type': ['string', 'number', 'null'],
-                                                       'default': 'P',
+                                     'date': {'description': 'date of the offer'},
+                                     'valid_until': {'description': 'date that offer is valid until'},
+                                     'period_text': {'description': 'service/delivery'},
+                                     'currency': {'description': 'currency (e.g. CHF, EUR)'},
+                                     'total': {'description': 'total amount of the offer'},
+                                     'vat_included': {'description': 'whether prices in offer include VAT'},
+                                     'discount_rate': {'description': 'optional discount rate'},
+                                     'discount_type': {'default': 'P',
                                                        'description': 'optional discount type; possible '
                                                                       'values: A - amount, P - in %'},
-                                     'accept_online': {'type': ['boolean', 'null'],
-                                                       'description': 'whether offer can be accepted online'},
-                                     'accept_online_url': {'type': ['string', 'number', 'null'],
-                                                           'description': 'generated URL for accepting the '
+                                     'accept_online': {'description': 'whether offer can be accepted online'},
+                                     'accept_online_url': {'description': 'generated URL for accepting the '
                                                                           'offer online'},
-                                     'accept_online_status': {'type': ['string', 'number', 'null'],
-                                                              'description': "status of offer's acceptance; "
+                                     'accept_online_status': {'description': "status of offer's acceptance; "
                                                                              'possible values: A - accepted, '
                                                                              'D - declined, U - unknown'},
-                                     'language': {'type': ['string', 'number', 'null'],
-                                                  'description': 'language; possible values: de, en, es, fr, '
+                                     'language': {'description': 'language; possible values: de, en, es, fr, '
                                                                  'it'},
-                                     'signature_id': {'type': ['string', 'number', 'null'],
-                                                      'description': 'signature id'},
-                                     'layout_id': {'type': ['string', 'number', 'null'],
-                                                   'description': 'layout id'},
-                                     'page_amount': {'type': ['string', 'number', 'null'],
-                                                     'description': 'how many pages offer has'},
-                                     'notes': {'type': ['string', 'number', 'null'],
-                                               'description': 'optional notes'},
-                                     'status': {'type': ['string', 'number', 'null'],
-                                                'default': 'DR',
+                                     'signature_id': {'description': 'signature id'},
+                                     'layout_id': {'description': 'layout id'},
+                                     'page_amount': {'description': 'how many pages offer has'},
+                                     'notes': {'description': 'optional notes'},
+                                     'status': {'default': 'DR',
                                                 'description': 'status of offer, possible values: DR - '
                                                                'draft, S - sent, DE - declined, A - '
                                                                'accepted, B - billed, D - deleted (but still '
                                                                'visible)'},
-                                     'created': {'type': ['string', 'number', 'null'],
-                                                 'description': 'date that offer was created'},
+                                     'created': {'description': 'date that offer was created'},
                                      'custom_fields': {'type': ['array', 'null'],
                                                        'description': 'custom fields values',
                                                        'items': {'$ref': '#/$defs/DescriptiveCustomFieldGET'}},
@@ -924,125 +645,85 @@ DEFS: dict[str, Any] = {'ActivityGET': {'type': ['object', 'null'],
                                                     'description': 'free texts objects',
                                                     'items': {'$ref': '#/$defs/DocumentFreeTextGET'}},
                                      'permissions': {'type': ['array', 'null'],
-                                                     'items': {'type': ['string', 'number', 'null']},
+                                                     'items': {},
                                                      'description': 'actions that can be performed on an '
                                                                     'item (possible values: view, edit, '
                                                                     'manage)'}}},
  'DocumentOfferPositionGET': {'type': ['object', 'null'],
-                              'properties': {'type': {'type': ['string', 'number', 'null'],
-                                                      'description': 'position type; possible values: N - '
+                              'properties': {'type': {'description': 'position type; possible values: N - '
                                                                      'normal, T - text, PB - page break, H - '
                                                                      'header, SI - subtotal (incremental), '
                                                                      'SNI - subtotal (non incremental)'},
-                                             'catalog_type': {'type': ['string', 'number', 'null'],
-                                                              'description': 'position catalog type; '
+                                             'catalog_type': {'description': 'position catalog type; '
                                                                              'possible values: P - product, '
                                                                              'S - service'},
-                                             'number': {'type': ['string', 'number', 'null'],
-                                                        'description': 'catalog unique number'},
-                                             'name': {'type': ['string', 'number', 'null'],
-                                                      'description': 'name'},
-                                             'description': {'type': ['string', 'number', 'null'],
-                                                             'description': 'description'},
-                                             'price': {'type': ['string', 'number', 'null'],
-                                                       'description': 'price per unit; required for N type'},
-                                             'vat': {'type': ['string', 'number', 'null'],
-                                                     'description': 'VAT rate; required for N type'},
-                                             'amount': {'type': ['string', 'number', 'null'],
-                                                        'description': 'amount; required for N type'},
-                                             'unit_id': {'type': ['string', 'number', 'null'],
-                                                         'description': 'id of the unit; required for N '
+                                             'number': {'description': 'catalog unique number'},
+                                             'name': {'description': 'name'},
+                                             'description': {'description': 'description'},
+                                             'price': {'description': 'price per unit; required for N type'},
+                                             'vat': {'description': 'VAT rate; required for N type'},
+                                             'amount': {'description': 'amount; required for N type'},
+                                             'unit_id': {'description': 'id of the unit; required for N '
                                                                         'type'},
-                                             'discount_rate': {'type': ['string', 'number', 'null'],
-                                                               'description': 'optional discount rate'},
-                                             'discount_type': {'type': ['string', 'number', 'null'],
-                                                               'default': 'P',
+                                             'discount_rate': {'description': 'optional discount rate'},
+                                             'discount_type': {'default': 'P',
                                                                'description': 'optional discount type; '
                                                                               'possible values: A - amount, '
                                                                               'P - in %'},
-                                             'total': {'type': ['string', 'number', 'null'],
-                                                       'description': 'total price'},
-                                             'show_only_total': {'type': ['boolean', 'null'],
-                                                                 'description': 'whether to show only total '
+                                             'total': {'description': 'total price'},
+                                             'show_only_total': {'description': 'whether to show only total '
                                                                                 'on invoice'}}},
  'DocumentOfferTextGET': {'type': ['object', 'null'],
-                          'properties': {'status': {'type': ['string', 'number', 'null'],
-                                                    'default': 'DR',
+                          'properties': {'status': {'default': 'DR',
                                                     'description': 'status of offer, possible values: DR - '
                                                                    'draft, S - sent, DE - declined, A - '
                                                                    'accepted, B - billed, D - deleted (but '
                                                                    'still visible)'},
-                                         'title': {'type': ['string', 'number', 'null'],
-                                                   'description': 'text of title'},
-                                         'introduction': {'type': ['string', 'number', 'null'],
-                                                          'description': 'text of introduction'},
-                                         'conditions': {'type': ['string', 'number', 'null'],
-                                                        'description': 'text of conditions'}}},
+                                         'title': {'description': 'text of title'},
+                                         'introduction': {'description': 'text of introduction'},
+                                         'conditions': {'description': 'text of conditions'}}},
  'DocumentOrderConfirmationGET': {'type': ['object', 'null'],
-                                  'properties': {'id': {'type': ['string', 'number', 'null'],
-                                                        'description': 'order confirmation id'},
-                                                 'number': {'type': ['string', 'number', 'null'],
-                                                            'description': 'unique number'},
-                                                 'contact_id': {'type': ['string', 'number', 'null'],
-                                                                'description': 'id of a contact'},
-                                                 'contact_name': {'type': ['string', 'number', 'null'],
-                                                                  'description': 'name of a contact'},
+                                  'properties': {'id': {'description': 'order confirmation id'},
+                                                 'number': {'description': 'unique number'},
+                                                 'contact_id': {'description': 'id of a contact'},
+                                                 'contact_name': {'description': 'name of a contact'},
                                                  'contact': {'$ref': '#/$defs/ContactGET'},
-                                                 'contact_address_id': {'type': ['string', 'number', 'null'],
-                                                                        'description': "id of a contact's "
+                                                 'contact_address_id': {'description': "id of a contact's "
                                                                                        'address'},
                                                  'contact_address': {'$ref': '#/$defs/ContactAddressGET'},
-                                                 'contact_prepage_address_id': {'type': ['string',
-                                                                                         'number',
-                                                                                         'null'],
-                                                                                'description': 'id of a '
+                                                 'contact_prepage_address_id': {'description': 'id of a '
                                                                                                "contact's "
                                                                                                'prepage '
                                                                                                'address'},
                                                  'contact_prepage_address': {'$ref': '#/$defs/ContactAddressGET'},
-                                                 'contact_person_id': {'type': ['string', 'number', 'null'],
-                                                                       'description': "id of a contact's "
+                                                 'contact_person_id': {'description': "id of a contact's "
                                                                                       'person'},
                                                  'contact_person': {'$ref': '#/$defs/ContactPeopleGET'},
-                                                 'date': {'type': ['string', 'number', 'null'],
-                                                          'description': 'date of the order confirmation'},
-                                                 'period_text': {'type': ['string', 'number', 'null'],
-                                                                 'description': 'service/delivery'},
-                                                 'currency': {'type': ['string', 'number', 'null'],
-                                                              'description': 'currency (e.g. CHF, EUR)'},
-                                                 'total': {'type': ['string', 'number', 'null'],
-                                                           'description': 'total amount of the order '
+                                                 'date': {'description': 'date of the order confirmation'},
+                                                 'period_text': {'description': 'service/delivery'},
+                                                 'currency': {'description': 'currency (e.g. CHF, EUR)'},
+                                                 'total': {'description': 'total amount of the order '
                                                                           'confirmation'},
-                                                 'vat_included': {'type': ['boolean', 'null'],
-                                                                  'description': 'whether prices in order '
+                                                 'vat_included': {'description': 'whether prices in order '
                                                                                  'confirmation include VAT'},
-                                                 'discount_rate': {'type': ['string', 'number', 'null'],
-                                                                   'description': 'optional discount rate'},
-                                                 'discount_type': {'type': ['string', 'number', 'null'],
-                                                                   'default': 'P',
+                                                 'discount_rate': {'description': 'optional discount rate'},
+                                                 'discount_type': {'default': 'P',
                                                                    'description': 'optional discount type; '
                                                                                   'possible values: A - '
                                                                                   'amount, P - in %'},
-                                                 'language': {'type': ['string', 'number', 'null'],
-                                                              'description': 'language; possible values: de, '
+                                                 'language': {'description': 'language; possible values: de, '
                                                                              'en, es, fr, it'},
-                                                 'signature_id': {'type': ['string', 'number', 'null'],
-                                                                  'description': 'signature id'},
-                                                 'layout_id': {'type': ['string', 'number', 'null'],
-                                                               'description': 'layout id'},
-                                                 'page_amount': {'type': ['string', 'number', 'null'],
-                                                                 'description': 'how many pages order '
+                                                 'signature_id': {'description': 'signature id'},
+                                                 'layout_id': {'description': 'layout id'},
+                                                 'page_amount': {'description': 'how many pages order '
                                                                                 'confirmation has'},
-                                                 'notes': {'type': ['string', 'number', 'null'],
-                                                           'description': 'optional notes'},
-                                                 'status': {'type': ['string', 'number', 'null'],
-                                                            'default': 'DR',
+                                                 'notes': {'description': 'optional notes'},
+                                                 'status': {'default': 'DR',
                                                             'description': 'status of order confirmation, '
                                                                            'possible values: DR - draft, S - '
                                                                            'sent, B - billed, D - deleted '
                                                                            '(but still visible)'},
-                                                 'created': {'type': ['string', 'number', 'null'],
-                                                             'description': 'date that order confirmation '
+                                                 'created': {'description': 'date that order confirmation '
                                                                             'was created'},
                                                  'custom_fields': {'type': ['array', 'null'],
                                                                    'description': 'custom fields values',
@@ -1057,81 +738,56 @@ DEFS: dict[str, Any] = {'ActivityGET': {'type': ['object', 'null'],
                                                                 'description': 'free texts objects',
                                                                 'items': {'$ref': '#/$defs/DocumentFreeTextGET'}},
                                                  'permissions': {'type': ['array', 'null'],
-                                                                 'items': {'type': ['string',
-                                                                                    'number',
-                                                                                    'null']},
+                                                                 'items': {},
                                                                  'description': 'actions that can be '
                                                                                 'performed on an item '
                                                                                 '(possible values: view, '
                                                                                 'edit, manage)'}}},
  'DocumentOrderConfirmationPositionGET': {'type': ['object', 'null'],
-                                          'properties': {'type': {'type': ['string', 'number', 'null'],
-                                                                  'description': 'position type; possible '
+                                          'properties': {'type': {'description': 'position type; possible '
                                                                                  'values: N - normal, T - '
                                                                                  'text, PB - page break, H - '
                                                                                  'header, SI - subtotal '
                                                                                  '(incremental), SNI - '
                                                                                  'subtotal (non '
                                                                                  'incremental)'},
-                                                         'catalog_type': {'type': ['string',
-                                                                                   'number',
-                                                                                   'null'],
-                                                                          'description': 'position catalog '
+                                                         'catalog_type': {'description': 'position catalog '
                                                                                          'type; possible '
                                                                                          'values: P - '
                                                                                          'product, S - '
                                                                                          'service'},
-                                                         'number': {'type': ['string', 'number', 'null'],
-                                                                    'description': 'catalog unique number'},
-                                                         'name': {'type': ['string', 'number', 'null'],
-                                                                  'description': 'name'},
-                                                         'description': {'type': ['string', 'number', 'null'],
-                                                                         'description': 'description'},
-                                                         'price': {'type': ['string', 'number', 'null'],
-                                                                   'description': 'price per unit; required '
+                                                         'number': {'description': 'catalog unique number'},
+                                                         'name': {'description': 'name'},
+                                                         'description': {'description': 'description'},
+                                                         'price': {'description': 'price per unit; required '
                                                                                   'for N type'},
-                                                         'vat': {'type': ['string', 'number', 'null'],
-                                                                 'description': 'VAT rate; required for N '
+                                                         'vat': {'description': 'VAT rate; required for N '
                                                                                 'type'},
-                                                         'amount': {'type': ['string', 'number', 'null'],
-                                                                    'description': 'amount; required for N '
+                                                         'amount': {'description': 'amount; required for N '
                                                                                    'type'},
-                                                         'unit_id': {'type': ['string', 'number', 'null'],
-                                                                     'description': 'id of the unit; '
+                                                         'unit_id': {'description': 'id of the unit; '
                                                                                     'required for N type'},
-                                                         'discount_rate': {'type': ['string',
-                                                                                    'number',
-                                                                                    'null'],
-                                                                           'description': 'optional discount '
+                                                         'discount_rate': {'description': 'optional discount '
                                                                                           'rate'},
-                                                         'discount_type': {'type': ['string',
-                                                                                    'number',
-                                                                                    'null'],
-                                                                           'default': 'P',
+                                                         'discount_type': {'default': 'P',
                                                                            'description': 'optional discount '
                                                                                           'type; possible '
                                                                                           'values: A - '
                                                                                           'amount, P - in %'},
-                                                         'total': {'type': ['string', 'number', 'null'],
-                                                                   'description': 'total price'},
-                                                         'show_only_total': {'type': ['boolean', 'null'],
-                                                                             'description': 'whether to show '
+                                                         'total': {'description': 'total price'},
+                                                         'show_only_total': {'description': 'whether to show '
                                                                                             'only total on '
                                                                                             'invoice'}}},
  'DocumentOrderConfirmationTextGET': {'type': ['object', 'null'],
-                                      'properties': {'status': {'type': ['string', 'number', 'null'],
-                                                                'default': 'DR',
+                                      'properties': {'status': {'default': 'DR',
                                                                 'description': 'status of order '
                                                                                'confirmation, possible '
                                                                                'values: DR - draft, S - '
                                                                                'sent, B - billed, D - '
                                                                                'deleted (but still visible)'},
-                                                     'title': {'type': ['string', 'number', 'null'],
-                                                               'description': 'text of title'},
-                                                     'introduction': {'type': ['string', 'number', 'null'],
-                                                                      'description': 'text of introduction'},
-                                                     'conditions': {'type': ['string', 'number', 'null'],
-                                                                    'description': 'text of conditions'}}},
+                                                     'title': {'description': 'text of title'},
+                                                     'introduction': {'description': 'text of introduction'},
+                                                     'conditions': {'description': 'text of conditions'}}},
  'ItemActivityGET': {'type': ['object', 'null'], 'properties': {'item': {'$ref': '#/$defs/ActivityGET'}}},
  'ItemAuthOwnerGET': {'type': ['object', 'null'], 'properties': {'item': {'$ref': '#/$defs/AuthOwnerGET'}}},
  'ItemAuthProfileGET': {'type': ['object', 'null'],
@@ -1291,20 +947,13 @@ DEFS: dict[str, Any] = {'ActivityGET': {'type': ['object', 'null'],
                                                                                'objects',
                                                                 'items': {'$ref': '#/$defs/DocumentOrderConfirmationGET'}}}}]},
  'ListPagination': {'type': ['object', 'null'],
-                    'properties': {'page': {'type': ['string', 'number', 'null'],
-                                            'description': 'Current page number'},
-                                   'pages': {'type': ['string', 'number', 'null'],
-                                             'description': 'Total number of pages'},
-                                   'total': {'type': ['string', 'number', 'null'],
-                                             'description': 'Total number of items'},
-                                   'first': {'type': ['string', 'number', 'null'],
-                                             'description': 'URL to the first page of results'},
-                                   'last': {'type': ['string', 'number', 'null'],
-                                            'description': 'URL to the last page of results'},
-                                   'next': {'type': ['string', 'number', 'null'],
-                                            'description': 'URL to the next page of results, if exists'},
-                                   'previous': {'type': ['string', 'number', 'null'],
-                                                'description': 'URL to the previous page of results, if '
+                    'properties': {'page': {'description': 'Current page number'},
+                                   'pages': {'description': 'Total number of pages'},
+                                   'total': {'description': 'Total number of items'},
+                                   'first': {'description': 'URL to the first page of results'},
+                                   'last': {'description': 'URL to the last page of results'},
+                                   'next': {'description': 'URL to the next page of results, if exists'},
+                                   'previous': {'description': 'URL to the previous page of results, if '
                                                                'exists'}}},
  'ListProducts': {'allOf': [{'type': ['object', 'null'],
                              'properties': {'pagination': {'$ref': '#/$defs/ListPagination'}}},
@@ -1378,137 +1027,93 @@ DEFS: dict[str, Any] = {'ActivityGET': {'type': ['object', 'null'],
                                                                          'objects',
                                                           'items': {'$ref': '#/$defs/WorkingHoursGET'}}}}]},
  'ReceivablesConfigurationIsrGET': {'type': ['object', 'null'],
-                                    'properties': {'id': {'type': ['string', 'number', 'null'],
-                                                          'description': 'ISR id'},
-                                                   'default': {'type': ['boolean', 'null'],
-                                                               'description': 'whether ISR is a default one'},
-                                                   'type': {'type': ['string', 'number', 'null'],
-                                                            'description': 'possible values: ISR - orange '
+                                    'properties': {'id': {'description': 'ISR id'},
+                                                   'default': {'description': 'whether ISR is a default one'},
+                                                   'type': {'description': 'possible values: ISR - orange '
                                                                            'inpayment slip, ISR+ - orange '
                                                                            'inpayment slip plus, RIS - red '
                                                                            'inpayment slip'},
-                                                   'position': {'type': ['string', 'number', 'null'],
-                                                                'description': 'possible values: A - '
+                                                   'position': {'description': 'possible values: A - '
                                                                                'additional page, F - first '
                                                                                'page, L - last page'},
-                                                   'name': {'type': ['string', 'number', 'null'],
-                                                            'description': 'optional ISR name (for internal '
+                                                   'name': {'description': 'optional ISR name (for internal '
                                                                            'system use only)'},
-                                                   'bank_name': {'type': ['string', 'number', 'null']},
-                                                   'bank_address': {'type': ['string', 'number', 'null']},
-                                                   'recipient_name': {'type': ['string', 'number', 'null']},
-                                                   'recipient_addition': {'type': ['string',
-                                                                                   'number',
-                                                                                   'null']},
-                                                   'recipient_street': {'type': ['string', 'number', 'null']},
-                                                   'recipient_city': {'type': ['string', 'number', 'null']},
-                                                   'delivery_number': {'type': ['string', 'number', 'null']},
-                                                   'iban': {'type': ['string', 'number', 'null']},
-                                                   'subscriber_number': {'type': ['string', 'number', 'null'],
-                                                                         'description': 'date that ISR was '
+                                                   'bank_name': {},
+                                                   'bank_address': {},
+                                                   'recipient_name': {},
+                                                   'recipient_addition': {},
+                                                   'recipient_street': {},
+                                                   'recipient_city': {},
+                                                   'delivery_number': {},
+                                                   'iban': {},
+                                                   'subscriber_number': {'description': 'date that ISR was '
                                                                                         'created'},
                                                    'permissions': {'type': ['array', 'null'],
-                                                                   'items': {'type': ['string',
-                                                                                      'number',
-                                                                                      'null']},
+                                                                   'items': {},
                                                                    'description': 'actions that can be '
                                                                                   'performed on an item '
                                                                                   '(possible values: view, '
                                                                                   'edit)'}}},
  'ReportingCostUnitGET': {'type': ['object', 'null'],
-                          'properties': {'id': {'type': ['string', 'number', 'null'],
-                                                'description': "cost unit's ID"},
-                                         'number': {'type': ['string', 'number', 'null'],
-                                                    'description': "cost unit's internal number"},
-                                         'name': {'type': ['string', 'number', 'null'],
-                                                  'description': "cost unit's name"},
-                                         'description': {'type': ['string', 'number', 'null'],
-                                                         'description': "cost unit's description"},
-                                         'type': {'type': ['string', 'number', 'null'],
-                                                  'description': "cost unit's type; one of: ['P','U']"},
+                          'properties': {'id': {'description': "cost unit's ID"},
+                                         'number': {'description': "cost unit's internal number"},
+                                         'name': {'description': "cost unit's name"},
+                                         'description': {'description': "cost unit's description"},
+                                         'type': {'description': "cost unit's type; one of: ['P','U']"},
                                          'permissions': {'type': ['array', 'null'],
-                                                         'items': {'type': ['string', 'number', 'null']},
+                                                         'items': {},
                                                          'description': 'actions that can be performed on an '
                                                                         'item (possible values: view, '
                                                                         'edit)'}}},
  'ReportingEffortGET': {'type': ['object', 'null'],
-                        'properties': {'id': {'type': ['string', 'number', 'null'],
-                                              'description': 'effort id'},
-                                       'user_id': {'type': ['string', 'number', 'null'],
-                                                   'description': 'id of user'},
-                                       'user_name': {'type': ['string', 'number', 'null'],
-                                                     'description': 'full name of user'},
-                                       'entity_type': {'type': ['string', 'number', 'null'],
-                                                       'description': 'type of assigned entity, one of: P - '
+                        'properties': {'id': {'description': 'effort id'},
+                                       'user_id': {'description': 'id of user'},
+                                       'user_name': {'description': 'full name of user'},
+                                       'entity_type': {'description': 'type of assigned entity, one of: P - '
                                                                       'project, CU - cost unit, C - contact'},
-                                       'entity_id': {'type': ['string', 'number', 'null'],
-                                                     'description': 'assigned entity id'},
-                                       'duration': {'type': ['string', 'number', 'null'],
-                                                    'description': 'duration of effort'},
-                                       'date': {'type': ['string', 'number', 'null'], 'description': 'date'},
-                                       'activity_id': {'type': ['string', 'number', 'null'],
-                                                       'description': 'assigned activity id'},
-                                       'activity_name': {'type': ['string', 'number', 'null'],
-                                                         'description': 'full activity name'},
-                                       'notes': {'type': ['string', 'number', 'null'],
-                                                 'description': 'notes'},
-                                       'is_invoiced': {'type': ['boolean', 'null'],
-                                                       'description': 'if effort has been invoiced already'},
-                                       'updated': {'type': ['string', 'number', 'null'],
-                                                   'description': 'updated'},
-                                       'hourly_rate': {'type': ['string', 'number', 'null'],
-                                                       'description': 'hourly rate'},
+                                       'entity_id': {'description': 'assigned entity id'},
+                                       'duration': {'description': 'duration of effort'},
+                                       'date': {'description': 'date'},
+                                       'activity_id': {'description': 'assigned activity id'},
+                                       'activity_name': {'description': 'full activity name'},
+                                       'notes': {'description': 'notes'},
+                                       'is_invoiced': {'description': 'if effort has been invoiced already'},
+                                       'updated': {'description': 'updated'},
+                                       'hourly_rate': {'description': 'hourly rate'},
                                        'permissions': {'type': ['array', 'null'],
-                                                       'items': {'type': ['string', 'number', 'null']},
+                                                       'items': {},
                                                        'description': 'actions that can be performed on an '
                                                                       'item (possible values: view, edit)'}}},
  'ReportingProjectGET': {'type': ['object', 'null'],
-                         'properties': {'id': {'type': ['string', 'number', 'null'],
-                                               'description': "project's ID"},
-                                        'number': {'type': ['string', 'number', 'null'],
-                                                   'description': "project's internal number"},
-                                        'contact_id': {'type': ['string', 'number', 'null'],
-                                                       'description': "related contact's id"},
-                                        'contact_name': {'type': ['string', 'number', 'null'],
-                                                         'description': "related contact's name"},
-                                        'name': {'type': ['string', 'number', 'null'],
-                                                 'description': "project's name"},
-                                        'description': {'type': ['string', 'number', 'null'],
-                                                        'description': "project's description"},
-                                        'start_date': {'type': ['string', 'number', 'null'],
-                                                       'description': "project's start date"},
-                                        'hours_estimated': {'type': ['string', 'number', 'null'],
-                                                            'description': "project's estimated maximum "
+                         'properties': {'id': {'description': "project's ID"},
+                                        'number': {'description': "project's internal number"},
+                                        'contact_id': {'description': "related contact's id"},
+                                        'contact_name': {'description': "related contact's name"},
+                                        'name': {'description': "project's name"},
+                                        'description': {'description': "project's description"},
+                                        'start_date': {'description': "project's start date"},
+                                        'hours_estimated': {'description': "project's estimated maximum "
                                                                            'effort (in hours)'},
-                                        'hourly_rate': {'type': ['string', 'number', 'null'],
-                                                        'description': "project's hourly rate"},
-                                        'status': {'type': ['string', 'number', 'null'],
-                                                   'description': "status to be set, on of: ['O' - open, 'C' "
+                                        'hourly_rate': {'description': "project's hourly rate"},
+                                        'status': {'description': "status to be set, on of: ['O' - open, 'C' "
                                                                   "- closed, 'B' - billed, 'P' - pending]"},
                                         'permissions': {'type': ['array', 'null'],
-                                                        'items': {'type': ['string', 'number', 'null']},
+                                                        'items': {},
                                                         'description': 'actions that can be performed on an '
                                                                        'item (possible values: view, '
                                                                        'edit)'}}},
  'WorkingHoursGET': {'type': ['object', 'null'],
-                     'properties': {'id': {'type': ['string', 'number', 'null'],
-                                           'description': 'working hours id'},
-                                    'user_id': {'type': ['string', 'number', 'null'],
-                                                'description': 'id of user'},
-                                    'user_name': {'type': ['string', 'number', 'null'],
-                                                  'description': 'full name of user'},
-                                    'date': {'type': ['string', 'number', 'null'],
-                                             'description': 'date of working hours time span'},
-                                    'time_start': {'type': ['string', 'number', 'null'],
-                                                   'description': 'start of working hours time span (in '
+                     'properties': {'id': {'description': 'working hours id'},
+                                    'user_id': {'description': 'id of user'},
+                                    'user_name': {'description': 'full name of user'},
+                                    'date': {'description': 'date of working hours time span'},
+                                    'time_start': {'description': 'start of working hours time span (in '
                                                                   'HH:MM format)'},
-                                    'time_end': {'type': ['string', 'number', 'null'],
-                                                 'description': 'end of working hours time span (in HH:MM '
+                                    'time_end': {'description': 'end of working hours time span (in HH:MM '
                                                                 'format)'},
-                                    'created': {'type': ['string', 'number', 'null'],
-                                                'description': 'date when working hours entity was created'},
+                                    'created': {'description': 'date when working hours entity was created'},
                                     'permissions': {'type': ['array', 'null'],
-                                                    'items': {'type': ['string', 'number', 'null']},
+                                                    'items': {},
                                                     'description': 'actions that can be performed on an item '
                                                                    '(possible values: view, edit)'}}}}
 
