@@ -86,3 +86,10 @@ async def test_selection_limits_every_mode(mode: str) -> None:
     with pytest.raises(UnknownToolError):
         await app.pipeline.call("delete_customer", {"CustomerNumber": "1"})
     await app.aclose()
+
+
+@pytest.mark.parametrize("vendor_name", ["fortnox", "smallinvoice"])
+def test_no_operation_has_an_argument_the_modes_reserve(vendor_name: str) -> None:
+    """`action` and `of` sit beside an operation's own arguments in a consolidated call."""
+    for tool in load_vendor(vendor_name).tools:
+        assert not {"action", "of"} & set(tool["input_schema"].get("properties") or {}), tool["name"]
