@@ -1,7 +1,9 @@
 """The MCP server for one vendor, on the official SDK's low-level `Server`.
 
 Tools come from the generated tool table (plain data; the vendor's typed `client/` package is
-never imported). Calls go through `CallPipeline` (server/calls.py). The SDK's runner serves both
+never imported), offered as the mode says (server/modes/: one tool per operation, per resource,
+or search/describe/call). Every call reaches `CallPipeline` (server/calls.py) as the call of one
+operation. The SDK's runner serves both
 protocol eras on one connection: clients that probe `server/discover` get the newest revision the
 SDK offers (2026-07-28), clients that send `initialize` negotiate a handshake revision (2025-11-25
 and older).
