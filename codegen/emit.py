@@ -106,6 +106,9 @@ def generate(
         built = staging / vendor
         built.mkdir()
         tables = _write_tables(ir, built, header)
+        from ledgermcp.codegen.outputs import write_outputs  # answer schemas, a module of their own
+
+        write_outputs(spec, ir, built, header)
         progress(f"generating the typed client ({len(ir.tools)} operations) with {CLIENT_GENERATOR}")
         from ledgermcp.codegen.client_emit import emit_client
 

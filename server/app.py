@@ -1,7 +1,9 @@
 """The MCP server for one vendor, on the official SDK's low-level `Server`.
 
 Tools come from the generated tool table (plain data; the vendor's typed `client/` package is
-never imported). Calls go through `CallPipeline` (server/calls.py). The SDK's runner serves both
+never imported), offered as the mode says (server/modes/: one tool per operation, per resource,
+or search/describe/call). Every call reaches `CallPipeline` (server/calls.py) as the call of one
+operation. The SDK's runner serves both
 protocol eras on one connection: clients that probe `server/discover` get the newest revision the
 SDK offers (2026-07-28), clients that send `initialize` negotiate a handshake revision (2025-11-25
 and older).
@@ -22,18 +24,27 @@ from mcp.shared.exceptions import MCPError
 from ledgermcp import __version__
 from ledgermcp.server.calls import CallPipeline, UnknownToolError, Upstream, open_client
 from ledgermcp.server.catalog import Vendor
+from ledgermcp.server.modes import Surface, build_surface
 from ledgermcp.server.render import ToolResult
 from ledgermcp.server.settings import VendorSettings, load_settings
-from ledgermcp.server.toolspec import Selection, wire_tools
+from ledgermcp.server.toolspec import Selection
 
 log = logging.getLogger("ledgermcp.server")
 
 
-def _instructions(vendor: Vendor, sandbox: bool) -> str:
+def _instructions(vendor: Vendor, sandbox: bool, mode: str = "full") -> str:
+    from ledgermcp.server.shaping import INSTRUCTIONS as SHAPING
+
     title = vendor.info.get("title") or vendor.name
+    offer = {
+        "full": "Each tool is one API operation",
+        "consolidated": "Each tool is one resource; its `action` argument picks the API operation",
+        "discovery": "Find API operations with search_operations, read their arguments with "
+        "describe_operation and run them with call_operation",
+    }[mode]
     text = (
-        f"Tools for the {title} API. Each tool is one API operation; arguments are checked "
-        "before anything is sent, and failures carry a code and a hint."
+        f"Tools for the {title} API. {offer}; arguments are checked before anything is sent, and "
+        f"failures carry a code and a hint. {SHAPING}"
     )
     if sandbox:
         text += " SANDBOX: answers come from an in-memory simulation; no real account is touched."
@@ -46,20 +57,21 @@ def build_server(
     *,
     selection: Selection | None = None,
     sandbox: bool = False,
+    surface: Surface | None = None,
 ) -> Server[Any]:
-    """An SDK `Server` whose tools/list is the selected part of the table and whose tools/call
-    runs the pipeline."""
-    wire = wire_tools(vendor, selection)
-    tools = [types.Tool.model_validate(t) for t in wire]
+    """An SDK `Server` whose tools/list is the surface's tools (default: full mode over the
+    selection) and whose tools/call runs them through the pipeline."""
+    surface = surface or build_surface("full", vendor, selection)
+    tools = [types.Tool.model_validate(t) for t in surface.tools]
     listed = types.ListToolsResult(tools=tools)
-    pipeline.allowed = {t["name"] for t in wire}
+    pipeline.allowed = surface.operation_names
 
     async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return listed
 
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
         try:
-            result = await pipeline.call(params.name, params.arguments, context=ctx)
+            result = await surface.call(pipeline, params.name, params.arguments, context=ctx)
         except UnknownToolError as exc:
             raise MCPError(
                 types.INVALID_PARAMS, f"{exc}; tools/list shows the tools this server offers"
@@ -83,7 +95,7 @@ def build_server(
         f"ledgermcp-{vendor.name}",
         version=__version__,
         title=f"ledgermcp: {vendor.info.get('title') or vendor.name}" + (" (sandbox)" if sandbox else ""),
-        instructions=_instructions(vendor, sandbox),
+        instructions=_instructions(vendor, sandbox, surface.mode),
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
     )
@@ -105,6 +117,7 @@ class App:
         self.pipeline = pipeline
         self.sandbox = sandbox
         self.safety = safety  # ledgermcp.server.safety.Safety: the installed gates and hooks
+        self.surface: Surface | None = None  # what tools/list shows and how a call reaches operations
 
     async def aclose(self) -> None:
         await self.pipeline.upstream.aclose()
@@ -120,6 +133,8 @@ def create_app(
     settings: VendorSettings | None = None,
     safety: Any = None,
     auth: Any = None,
+    mode: str = "full",
+    output_schemas: bool = False,
 ) -> App:
     """Wire settings, the HTTP seam (or the sandbox), the pipeline and the MCP server together.
 
@@ -128,7 +143,9 @@ def create_app(
     `options_from_env` reads them with the CLI's flags). Without it no write-safety gate is
     installed: `ledgermcp serve` always passes one.
     `auth`: an `httpx.Auth` for the vendor (the rotating OAuth2 tokens of a profile); without it the
-    HTTP stack derives auth from the environment."""
+    HTTP stack derives auth from the environment.
+    `mode`: `full`, `consolidated` or `discovery` (server/modes/); `output_schemas`: list the
+    answers' schemas too (full mode)."""
     env = os.environ if environ is None else environ
     settings = settings or load_settings(vendor.info, env)
     simulated = None
@@ -143,15 +160,21 @@ def create_app(
             transport = simulated.transport()
         client = open_client(vendor.info, settings, env=env, transport=transport, auth=auth)
     pipeline = CallPipeline(vendor, Upstream(client), settings=settings)
+    from ledgermcp.server import shaping
+
+    shaping.install(pipeline)
     guards = None
     if safety is not None:
         from ledgermcp.server.safety import install
 
         guards = install(pipeline, safety, ask=ask_user)
-    server = build_server(vendor, pipeline, selection=selection, sandbox=sandbox)
+    surface = build_surface(mode, vendor, selection, output_schemas=output_schemas)
+    server = build_server(vendor, pipeline, selection=selection, sandbox=sandbox, surface=surface)
     if guards is not None and guards.store is not None:
         serve_snapshots(server, pipeline, guards.store, selection)
-    return App(vendor, server, pipeline, simulated, guards)
+    app = App(vendor, server, pipeline, simulated, guards)
+    app.surface = surface
+    return app
 
 
 # --- write safety over MCP: asking the human, snapshots as resources, restore_snapshot ----------

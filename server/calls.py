@@ -1,13 +1,14 @@
 """The tool-call pipeline: one explicit stage per concern, no `mcp` import.
 
     resolve   tool name -> tool-table entry (unknown or hidden tools are refused)
-    validate  arguments against the tool's input schema (jsonschema); failures -> VALIDATION_ERROR,
-              nothing is sent
+    validate  arguments against the tool's input schema (jsonschema), reserved arguments by their
+              checks; failures -> VALIDATION_ERROR, nothing is sent
     prepare   binding + arguments -> PreparedRequest (server/requests.py)
     gate      ordered gates, each may stop the call with its own result (dry-run, approval, ...)
               or let it pass; `before_send` hooks run after the gates (snapshots)
     send      through an `Upstream`: a seam around any `httpx.AsyncClient`
-    render    2xx -> structuredContent / embedded resource; else a stable error code (server/errors.py)
+    render    2xx -> structuredContent / embedded resource, then the shapers (server/shaping.py);
+              else a stable error code (server/errors.py)
     observe   `after` hooks see every outcome (audit log)
 
 Every exception is caught at `CallPipeline.call`: a result never carries a traceback, and every
@@ -64,6 +65,10 @@ class Call:
 Gate = Callable[[Call], Awaitable[Any]]
 Hook = Callable[[Call], Awaitable[None]]
 Observer = Callable[[Call, Any], Awaitable[None]]
+# checks of the reserved arguments (validate stage): problems in the validator's shape
+ReservedCheck = Callable[[Call], list[dict[str, str]]]
+# reshapes a 2xx result (render stage), e.g. keeps only some fields of a read tool's answer
+Shaper = Callable[[Call, ToolResult], ToolResult]
 
 
 # --- validate -----------------------------------------------------------------------------
@@ -312,6 +317,8 @@ class CallPipeline:
         # arguments the runtime itself reads (e.g. an approval token): taken out of the call's
         # arguments before validation and kept in `call.extras["reserved"]`
         self.reserved: set[str] = set()
+        self.reserved_checks: list[ReservedCheck] = []
+        self.shapers: list[Shaper] = []
 
     # stages, each callable on its own -------------------------------------------------------
 
@@ -327,6 +334,8 @@ class CallPipeline:
 
     def validate(self, call: Call) -> None:
         problems = self.validator.problems(call.tool, call.arguments)
+        for check in self.reserved_checks:
+            problems += check(call)
         if problems:
             raise validation_failure(call.tool, problems)
 
@@ -363,7 +372,7 @@ class CallPipeline:
         body = bytes(response.content)
         if 200 <= status < 300:
             uri = f"ledgermcp://{self.vendor.name}{call.request.path}"
-            return render.success(
+            result = render.success(
                 tool=call.name,
                 status=status,
                 content_type=ctype,
@@ -371,6 +380,9 @@ class CallPipeline:
                 uri=uri,
                 expected=list(call.tool["binding"].get("responses") or []),
             )
+            for shaper in self.shapers:
+                result = shaper(call, result)
+            return result
         secrets = self.settings.secret_values()
         message = errors.vendor_message(body, render.media_type(ctype))
         failure = errors.from_status(

@@ -21,6 +21,35 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_mode_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("how tools are offered")
+    group.add_argument(
+        "--mode",
+        choices=("full", "consolidated", "discovery"),
+        default=None,
+        help="full: one tool per operation (default); consolidated: one tool per resource with an "
+        "`action` argument; discovery: search, describe and call (also LEDGERMCP_MODE)",
+    )
+    group.add_argument(
+        "--output-schemas",
+        action="store_true",
+        help="full mode: list each tool's answer schema too (more context; off by default)",
+    )
+
+
+def mode_of(args: argparse.Namespace) -> str:
+    """The mode from --mode, else LEDGERMCP_MODE, else full; SystemExit(2) when unknown."""
+    import sys
+
+    from ledgermcp.server.modes import ModeError, mode_from
+
+    try:
+        return mode_from(getattr(args, "mode", None))
+    except ModeError as exc:
+        print(f"ledgermcp: {exc} (LEDGERMCP_MODE)", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """(vendor, selection) from parsed options; raises SystemExit(2) with a clear message."""
     import sys

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ledgermcp.server.cli_options import add_selection_options, add_vendor_argument
+from ledgermcp.server.cli_options import add_mode_options, add_selection_options, add_vendor_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="tenant profile whose stored tokens to use (default: LEDGERMCP_PROFILE, then the active profile)",
     )
     add_selection_options(parser)
+    add_mode_options(parser)
     _add_transport_options(parser)
     safety = parser.add_argument_group("write safety")
     safety.add_argument(
@@ -120,15 +121,14 @@ def run(args: argparse.Namespace) -> int:
 
     import anyio
 
-    from ledgermcp.server.cli_options import load
+    from ledgermcp.server.cli_options import load, mode_of
 
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="ledgermcp: %(levelname)s %(message)s"
     )
     vendor, selection = load(args)
-    from ledgermcp.server.toolspec import wire_tools
-
-    if not wire_tools(vendor, selection):
+    mode = mode_of(args)
+    if not selection.apply(vendor.tools):
         print("ledgermcp: the selection leaves no tools to serve", file=sys.stderr)
         return 2
     from ledgermcp.server.remote import apply_timeout, prepare_http
@@ -167,7 +167,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"ledgermcp: {exc}", file=sys.stderr)
             return 2
     try:
-        app = create_app(vendor, selection=selection, sandbox=args.sandbox, safety=safety, auth=auth)
+        app = create_app(
+            vendor,
+            selection=selection,
+            sandbox=args.sandbox,
+            safety=safety,
+            auth=auth,
+            mode=mode,
+            output_schemas=args.output_schemas,
+        )
     except StackError as exc:  # a malformed setting (base URL, timeout): say which, no traceback
         print(f"ledgermcp: {exc}" + (f" ({exc.hint})" if exc.hint else ""), file=sys.stderr)
         return 2

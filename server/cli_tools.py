@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from ledgermcp.server.cli_options import add_selection_options, add_vendor_argument
+from ledgermcp.server.cli_options import add_mode_options, add_selection_options, add_vendor_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "tools",
         help="list a vendor's tools, or the environment variables it reads",
-        description="Print VENDOR's tools: `--format json` is exactly the `tools` array of an MCP "
-        "tools/list; `--format table` shows name, group and hints. `--env` lists the environment "
-        "variables the server reads for this vendor instead.",
+        description="Print VENDOR's tools as `serve` would offer them in the chosen mode: `--format "
+        "json` is exactly the `tools` array of an MCP tools/list; `--format table` shows name, group "
+        "and hints. `--env` lists the environment variables the server reads for this vendor instead.",
     )
     add_vendor_argument(parser)
     parser.add_argument("--format", choices=("table", "json"), default="table")
@@ -21,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--env", action="store_true", help="list the environment variables the vendor accepts"
     )
     add_selection_options(parser)
+    add_mode_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -41,10 +42,11 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from ledgermcp.server.cli_options import load
-    from ledgermcp.server.toolspec import wire_tools
+    from ledgermcp.server.cli_options import load, mode_of
+    from ledgermcp.server.modes import build_surface
 
     vendor, selection = load(args)
+    mode = mode_of(args)
     out = sys.stdout
     if args.env:
         from ledgermcp.server.settings import env_table
@@ -59,12 +61,16 @@ def run(args: argparse.Namespace) -> int:
                 extra = f" (alias of {r['alias_of']})" if r["alias_of"] else ""
                 out.write(f"{r['name']:<{width}}  {r['purpose']}{extra}\n")
         return 0
-    tools = wire_tools(vendor, selection)
+    surface = build_surface(mode, vendor, selection, output_schemas=args.output_schemas)
+    tools = surface.tools
     if args.format == "json":
         json.dump(tools, out, indent=2, ensure_ascii=False)
         out.write("\n")
         return 0
     groups = {t["name"]: t.get("group", "") for t in vendor.tools}
+    if mode != "full":  # a consolidated tool is one resource of a group; discovery spans them all
+        groups = {r.name: r.key[0] for r in getattr(surface, "resources", [])}
+        groups.update({t["name"]: "" for t in tools if t["name"] not in groups})
     name_w = max([len(t["name"]) for t in tools] + [4])
     group_w = max([len(groups[t["name"]]) for t in tools] + [5])
     out.write(f"{'NAME':<{name_w}}  {'GROUP':<{group_w}}  HINTS\n")

@@ -1,7 +1,11 @@
-"""What `tools/list` shows, as plain data: selection by group, hints and name globs, and the wire
-form of each tool (name, title, description, inputSchema, all four annotations; no output schema).
+"""What `tools/list` shows in full mode, as plain data: selection by group, hints and name globs,
+and the listed form of each tool (name, description, inputSchema, all four annotations; an output
+schema only when asked for).
 
-No `mcp` import: `ledgermcp tools VENDOR --format json` prints exactly these dicts.
+`wire_tool` is a table entry as it stands; `listed_tool` is what a model reads: compacted
+(server/compact.py) and with the shaping arguments of read tools (server/shaping.py). The other
+modes (server/modes/) build on `listed_tool`. No `mcp` import: `ledgermcp tools VENDOR --format
+json` prints exactly these dicts.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from ledgermcp.server import shaping
 from ledgermcp.server.catalog import Vendor
+from ledgermcp.server.compact import compact_tool
 
 HINTS = ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
 
@@ -68,7 +74,7 @@ class Selection:
 
 
 def wire_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
-    """One tool as `tools/list` sends it."""
+    """One table entry in MCP wire shape, uncompacted (title, description and schema as generated)."""
     ann = tool.get("annotations") or {}
     annotations: dict[str, Any] = {}
     if ann.get("title") or tool.get("title"):
@@ -85,5 +91,35 @@ def wire_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def wire_tools(vendor: Vendor, selection: Selection | None = None) -> list[dict[str, Any]]:
-    return [wire_tool(t) for t in (selection or Selection()).apply(vendor.tools)]
+def listed_tool(
+    tool: Mapping[str, Any], vendor_title: str, output_schema: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """One tool as full mode lists it (and as discovery mode's `describe` returns it)."""
+    listed = compact_tool(wire_tool(tool), vendor_title)
+    extra = shaping.listed_arguments(tool)
+    if extra:
+        schema = listed["inputSchema"]
+        schema["properties"] = {**(schema.get("properties") or {}), **extra}
+    if output_schema is not None:
+        listed["outputSchema"] = dict(output_schema)
+    return listed
+
+
+def vendor_title(vendor: Vendor) -> str:
+    return str(vendor.info.get("title") or vendor.name)
+
+
+def wire_tools(
+    vendor: Vendor, selection: Selection | None = None, *, output_schemas: bool = False
+) -> list[dict[str, Any]]:
+    """Full mode's tools/list: every selected tool in its listed form."""
+    outputs: Mapping[str, Any] = {}
+    if output_schemas:
+        from ledgermcp.server.outputs import output_schemas_for
+
+        outputs = output_schemas_for(vendor)
+    title = vendor_title(vendor)
+    return [
+        listed_tool(t, title, outputs.get(str(t["name"])))
+        for t in (selection or Selection()).apply(vendor.tools)
+    ]

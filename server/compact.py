@@ -1,0 +1,209 @@
+"""The listed form of a tool: what a model needs to call it, and nothing it would read twice.
+
+`tools/list` goes into the model's context on every turn, so the listing drops what repeats or
+carries no meaning for a caller, computed once at start-up from the generated table:
+
+- schema noise: number formats that only name a machine width (`int32`, `double`), length caps so
+  large that no argument meets them, `additionalProperties: false`, `type: string` beside an enum
+  of strings, empty descriptions, descriptions and titles that only repeat the name;
+- `$defs` names shortened to their last word, identical definitions merged, and a definition used
+  only once written in place;
+- descriptions: HTML and entities turned into text; the sentences the generator adds to restate a
+  hint (every tool carries all four hints, so "Adds data" says nothing new) dropped, and the
+  irreversibility note shortened;
+- the tool `title` and the annotation `title`, which repeat the description's first sentence.
+
+Kept: names, types, `required`, enums, formats that say how to write a value (`date`,
+`date-time`, `uuid`, `email`, ...), bounds a caller can meet, descriptions, all four hints.
+Validation never sees this form: the pipeline checks arguments against the generated schema.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+# formats that only name a storage width: `type` already tells the caller what to send
+WIDTH_FORMATS = frozenset({"int32", "int64", "float", "double"})
+# a string cap at or above this is a storage limit no real argument reaches (addresses, remarks)
+LONG_TEXT = 1000
+# schema keywords whose value is a schema, a list of schemas, or a map of name -> schema
+_SUB_SCHEMA = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_DEF_REF = re.compile(r"^#/\$defs/(.+)$")
+_TAG = re.compile(r"<[^>]+>")
+# "identifies the invoice" on an id argument says no more than the argument's and the tool's names
+_SAYS_NOTHING = re.compile(r"^identifies the [\w ]+\.?$", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
+
+
+# --- schemas ------------------------------------------------------------------------------
+
+
+def _clean_node(node: Mapping[str, Any], name: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    enum = node.get("enum")
+    # an enum of strings already says the type
+    typed_by_enum = isinstance(enum, list) and bool(enum) and all(isinstance(v, str) for v in enum)
+    for key, value in node.items():
+        if key == "type" and value == "string" and typed_by_enum:
+            continue
+        if key == "format" and value in WIDTH_FORMATS:
+            continue
+        if key == "maxLength" and isinstance(value, int) and value >= LONG_TEXT:
+            continue
+        if key == "additionalProperties" and value is False:
+            continue
+        if key in ("description", "title") and not (isinstance(value, str) and value.strip()):
+            continue
+        if key == "title" and name is not None and value.replace(" ", "").lower() == name.lower():
+            continue
+        if key == "description":
+            value = clean_text(value)
+            if _SAYS_NOTHING.match(value):
+                continue
+        if key in _SUB_SCHEMA and isinstance(value, Mapping):
+            value = _clean_node(value, None)
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            value = [_clean_node(v, None) if isinstance(v, Mapping) else v for v in value]
+        elif key in _SCHEMA_MAPS and isinstance(value, Mapping):
+            value = {
+                k: _clean_node(v, k if key != "$defs" else None) if isinstance(v, Mapping) else v
+                for k, v in value.items()
+            }
+        out[key] = value
+    return out
+
+
+def _refs(node: Any, found: dict[str, int]) -> None:
+    if isinstance(node, Mapping):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            m = _DEF_REF.match(ref)
+            if m:
+                found[m.group(1)] = found.get(m.group(1), 0) + 1
+        for value in node.values():
+            _refs(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _refs(value, found)
+
+
+def _rewrite_refs(node: Any, rename: Mapping[str, str], inline: Mapping[str, Any]) -> Any:
+    if isinstance(node, Mapping):
+        ref = node.get("$ref")
+        m = _DEF_REF.match(ref) if isinstance(ref, str) else None
+        if m:
+            target = rename.get(m.group(1), m.group(1))
+            if target in inline:
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return {**_rewrite_refs(inline[target], rename, inline), **rest}
+            return {**node, "$ref": f"#/$defs/{target}"}
+        return {k: _rewrite_refs(v, rename, inline) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rewrite_refs(v, rename, inline) for v in node]
+    return node
+
+
+def _short_name(name: str) -> str:
+    return name.rsplit("_", 1)[-1] or name
+
+
+def _compact_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Merge identical definitions, shorten their names, write single-use ones in place."""
+    defs: dict[str, Any] = schema.get("$defs") or {}
+    if not defs:
+        return schema
+    # identical content -> one definition (first name wins)
+    by_content: dict[str, str] = {}
+    rename: dict[str, str] = {}
+    for name, body in defs.items():
+        key = json.dumps(body, sort_keys=True)
+        rename[name] = by_content.setdefault(key, name)
+    kept = [n for n in defs if rename[n] == n]
+    # shorter names, unique within this schema
+    short: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in kept:
+        base = _short_name(name)
+        candidate, i = base, 2
+        while candidate in taken:
+            candidate, i = f"{base}{i}", i + 1
+        taken.add(candidate)
+        short[name] = candidate
+    rename = {old: short[new] for old, new in rename.items()}
+    bodies = {short[n]: defs[n] for n in kept}
+    # count references after merging; a definition that refers to itself stays a definition
+    counts: dict[str, int] = {}
+    _refs({k: v for k, v in schema.items() if k != "$defs"}, counts)
+    for body in defs.values():
+        _refs(body, counts)
+    merged_counts: dict[str, int] = {}
+    for old, n in counts.items():
+        merged_counts[rename.get(old, old)] = merged_counts.get(rename.get(old, old), 0) + n
+    inline: dict[str, Any] = {}
+    for name, body in bodies.items():
+        own: dict[str, int] = {}
+        _refs(body, own)
+        if merged_counts.get(name, 0) == 1 and not own:
+            inline[name] = body
+    out = _rewrite_refs({k: v for k, v in schema.items() if k != "$defs"}, rename, inline)
+    left = {n: _rewrite_refs(b, rename, inline) for n, b in bodies.items() if n not in inline}
+    if left:
+        out["$defs"] = left
+    return out
+
+
+def compact_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The listed form of an input schema (see the module docstring)."""
+    return _compact_defs(_clean_node(schema, None))
+
+
+# --- descriptions -------------------------------------------------------------------------
+
+
+def clean_text(text: str) -> str:
+    """Markup out, entities decoded, whitespace collapsed."""
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", text))).strip()
+
+
+def _hint_sentences(vendor_title: str) -> list[tuple[str, str]]:
+    """Sentences the generator writes from the hints: (sentence, listed replacement)."""
+    v = re.escape(vendor_title)
+    return [
+        (rf"Adds data in {v}\.", ""),
+        (rf"Changes or removes existing data in {v}\.", ""),
+        (rf"Irreversible in {v}: its effect cannot be undone by another call\.", "Irreversible."),
+    ]
+
+
+def compact_description(description: str, vendor_title: str) -> str:
+    text = clean_text(description)
+    for pattern, replacement in _hint_sentences(vendor_title):
+        text = re.sub(pattern, replacement, text)
+    return _SPACE.sub(" ", text).strip()
+
+
+# --- tools --------------------------------------------------------------------------------
+
+
+def compact_tool(wire: Mapping[str, Any], vendor_title: str) -> dict[str, Any]:
+    """One wire tool (server/toolspec.py `wire_tool`) in its listed form."""
+    out: dict[str, Any] = {"name": wire["name"]}
+    description = compact_description(str(wire.get("description") or ""), vendor_title)
+    title = str(wire.get("title") or "")
+    if title and not description.lower().startswith(title.rstrip(".").lower()):
+        # the description no longer opens with the summary: keep it there, where models read
+        description = f"{title.rstrip('.')}. {description}".strip()
+    if description:
+        out["description"] = description
+    out["inputSchema"] = compact_schema(wire["inputSchema"])
+    out["annotations"] = {k: v for k, v in wire["annotations"].items() if k != "title"}
+    for key in ("outputSchema",):
+        if key in wire:
+            out[key] = wire[key]
+    return out

@@ -1,0 +1,288 @@
+"""Response shaping for read tools: answers sized for a model's context.
+
+Two reserved arguments, listed in the schemas of read tools and taken out of the arguments before
+validation (like `_approval`), then applied to a 2xx JSON answer in the render stage:
+
+    fields       ["Name", "City"]: keep only these fields of the entity, or of each listed item
+    include_raw  true: the vendor's answer unchanged (no summary, no cut)
+
+Without them a list answer is summarised: each item keeps its plain values (text, numbers,
+booleans; not links, empty values or nested objects), and at most `LIST_LIMIT` items are shown.
+Whatever was left out is named in a note (text and `structuredContent["_view"]`) together with the
+arguments that fetch the rest: the vendor's own paging parameters (Fortnox `page`/`limit`,
+smallinvoice `limit`/`offset`), `fields` or `include_raw`.
+
+No `mcp` import; the pipeline calls `check` in its validate stage and `shape` in its render stage.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ledgermcp.server import render
+from ledgermcp.server.render import ToolResult
+
+FIELDS_ARG = "fields"
+RAW_ARG = "include_raw"
+SHAPING_ARGS = (FIELDS_ARG, RAW_ARG)
+LIST_LIMIT = 25  # items shown of a list answer unless include_raw
+VIEW_KEY = "_view"  # where the note goes in structuredContent
+
+# the listed schemas of the reserved arguments
+# (no descriptions: they would repeat on every read tool; the server's instructions explain them once)
+FIELDS_SCHEMA = {"type": "array", "items": {"type": "string"}}
+RAW_SCHEMA = {"type": "boolean"}
+INSTRUCTIONS = (
+    f"Read tools take `fields` (keep only these fields). List answers show at most {LIST_LIMIT} items, "
+    "summarised, with a note saying how to page; `include_raw: true` returns the answer unchanged."
+)
+
+_PAGE_NAMES = ("page",)
+_LIMIT_NAMES = ("limit", "per_page", "pagesize", "page_size")
+_OFFSET_NAMES = ("offset", "start")
+
+
+def is_shapeable(tool: Mapping[str, Any]) -> bool:
+    """A read tool whose answer is JSON: shaping applies (downloads and writes are left alone)."""
+    if not (tool.get("annotations") or {}).get("readOnlyHint") or tool.get("kind") == "download":
+        return False
+    responses = [
+        str(r).split(";", 1)[0].strip().lower() for r in (tool.get("binding") or {}).get("responses") or []
+    ]
+    return not responses or any(render.is_json(r) for r in responses)
+
+
+def listed_arguments(tool: Mapping[str, Any]) -> dict[str, Any]:
+    """The shaping arguments a tool's listed schema shows (none for writes and downloads)."""
+    if not is_shapeable(tool):
+        return {}
+    if tool.get("kind") == "list":
+        return {FIELDS_ARG: FIELDS_SCHEMA, RAW_ARG: RAW_SCHEMA}
+    return {FIELDS_ARG: FIELDS_SCHEMA}
+
+
+# --- check (validate stage) ---------------------------------------------------------------
+
+
+def _field_list(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [p.strip() for p in value.split(",") if p.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    return None
+
+
+def check(tool: Mapping[str, Any], reserved: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Problems with the shaping arguments of one call, in the validator's shape."""
+    problems: list[dict[str, str]] = []
+    given = [a for a in SHAPING_ARGS if a in reserved]
+    if given and not is_shapeable(tool):
+        for arg in given:
+            problems.append(
+                {
+                    "field": arg,
+                    "problem": f"'{arg}' only applies to read tools that answer JSON",
+                    "fix": f"remove '{arg}'",
+                }
+            )
+        return problems
+    if FIELDS_ARG in reserved and not _field_list(reserved[FIELDS_ARG]):
+        problems.append(
+            {
+                "field": FIELDS_ARG,
+                "problem": "'fields' must be a non-empty list of field names",
+                "fix": 'pass e.g. ["Name", "City"]',
+            }
+        )
+    if RAW_ARG in reserved and not isinstance(reserved[RAW_ARG], bool):
+        problems.append(
+            {"field": RAW_ARG, "problem": "'include_raw' must be a boolean", "fix": "pass true or false"}
+        )
+    return problems
+
+
+# --- shape (render stage) -----------------------------------------------------------------
+
+
+def find_list(data: Any) -> tuple[str | None, list[Any]] | None:
+    """The list an answer carries: the answer itself, or its one list-of-objects member."""
+    if isinstance(data, list):
+        return None, data
+    if isinstance(data, dict):
+        lists = [(k, v) for k, v in data.items() if isinstance(v, list) and (not v or isinstance(v[0], dict))]
+        if len(lists) == 1:
+            return lists[0]
+    return None
+
+
+def _entity(data: Any) -> tuple[str | None, Any]:
+    """A single entity and its wrapper key (`{"Customer": {...}}`, `{"item": {...}}`)."""
+    if isinstance(data, dict) and len(data) == 1:
+        ((key, inner),) = data.items()
+        if isinstance(inner, dict):
+            return key, inner
+    return None, data
+
+
+def _pick(item: Any, fields: Sequence[str], missing: set[str]) -> Any:
+    if not isinstance(item, dict):
+        return item
+    lower = {k.lower(): k for k in item}
+    out: dict[str, Any] = {}
+    for f in fields:
+        key = f if f in item else lower.get(f.lower())
+        if key is None:
+            missing.add(f)
+        else:
+            out[key] = item[key]
+    return out
+
+
+def _is_plain(key: str, value: Any) -> bool:
+    if key.startswith("@") or value is None or value == "" or isinstance(value, (dict, list)):
+        return False
+    return not (isinstance(value, str) and value.startswith(("http://", "https://")))
+
+
+def summarise(item: Any, left_out: set[str]) -> Any:
+    if not isinstance(item, dict):
+        return item
+    out = {}
+    for key, value in item.items():
+        if _is_plain(key, value):
+            out[key] = value
+        elif isinstance(value, (dict, list)) and value:
+            left_out.add(key)
+    return out
+
+
+def _param(call: Any, names: Sequence[str]) -> str | None:
+    args = {
+        p["name"].lower(): p["arg"]
+        for p in call.tool["binding"].get("params") or []
+        if p.get("in") == "query"
+    }
+    for n in names:
+        if n in args:
+            return str(args[n])
+    return None
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _next_page(call: Any, data: Any, returned: int, shown: int) -> tuple[dict[str, Any] | None, int | None]:
+    """(arguments that fetch what follows the items shown, total count when the vendor says)."""
+    page_arg, limit_arg, offset_arg = (_param(call, n) for n in (_PAGE_NAMES, _LIMIT_NAMES, _OFFSET_NAMES))
+    meta = data.get("MetaInformation") if isinstance(data, dict) else None
+    pagination = data.get("pagination") if isinstance(data, dict) else None
+    total: Any = None
+    if isinstance(meta, dict):
+        total = meta.get("@TotalResources")
+    elif isinstance(pagination, dict):
+        total = pagination.get("total")
+    total = total if isinstance(total, int) else None
+    args = call.arguments
+    cut = shown < returned
+    if offset_arg and limit_arg:
+        start = _int(args.get(offset_arg), 0)
+        if cut:
+            return {offset_arg: start + shown, limit_arg: shown}, total
+        if total is not None and start + returned < total:
+            return {offset_arg: start + returned, limit_arg: _int(args.get(limit_arg), returned)}, total
+        return None, total
+    if page_arg:
+        page = _int(args.get(page_arg), 1)
+        if cut:
+            # the same position in pages of `shown` items, when it falls on a page boundary
+            start = (page - 1) * _int(args.get(limit_arg), returned) + shown if limit_arg else -1
+            if limit_arg and start % shown == 0:
+                return {page_arg: start // shown + 1, limit_arg: shown}, total
+            return None, total
+        pages = meta.get("@TotalPages") if isinstance(meta, dict) else None
+        current = meta.get("@CurrentPage", page) if isinstance(meta, dict) else page
+        if isinstance(pages, int) and isinstance(current, int) and current < pages:
+            out: dict[str, Any] = {page_arg: current + 1}
+            if limit_arg and limit_arg in args:
+                out[limit_arg] = args[limit_arg]
+            return out, total
+    return None, total
+
+
+def shape(call: Any, result: ToolResult) -> ToolResult:
+    """Apply `fields`, the list summary and cut, and `include_raw` to a read tool's JSON answer."""
+    if result.is_error or result.structured is None or not is_shapeable(call.tool):
+        return result
+    reserved = call.extras.get("reserved") or {}
+    raw = reserved.get(RAW_ARG) is True
+    fields = _field_list(reserved.get(FIELDS_ARG)) if FIELDS_ARG in reserved else None
+    data: Any = result.structured  # a bare list answer arrives as {"items": [...]}
+    is_list = call.tool.get("kind") == "list"
+    bare_list = set(data) == {"items"} and isinstance(data["items"], list)
+    found = find_list(data) if is_list or bare_list else None
+    if (raw and not fields) or (found is None and not fields) or (found is not None and not found[1]):
+        return result
+    if found is not None and not (is_list or fields) and len(found[1]) <= LIST_LIMIT:
+        return result  # a short list from a get: nothing to shape
+    view: dict[str, Any] = {}
+    notes: list[str] = []
+    missing: set[str] = set()
+    if found is not None:
+        key, items = found
+        returned = len(items)
+        shown_items = items if raw else items[:LIST_LIMIT]
+        if fields:
+            shown_items = [_pick(i, fields, missing) for i in shown_items]
+        elif is_list:
+            left_out: set[str] = set()
+            shown_items = [summarise(i, left_out) for i in shown_items]
+            view["summarised"] = True
+            if left_out:
+                view["left_out"] = sorted(left_out)
+            notes.append(
+                "items summarised"
+                + (f" (left out: {', '.join(sorted(left_out))})" if left_out else "")
+                + "; pass fields=[...] to choose fields or include_raw=true for everything"
+            )
+        shown = len(shown_items)
+        nxt, total = _next_page(call, data, returned, shown)
+        view.update({"shown": shown, "returned": returned})
+        if total is not None:
+            view["total"] = total
+        if shown < returned:
+            notes.insert(0, f"showing {shown} of {returned} items")
+        if nxt:
+            view["next"] = nxt
+            how = ", ".join(f"{k}={json.dumps(v)}" for k, v in nxt.items())
+            notes.append(f"for the next items call again with {how}")
+        elif shown < returned:
+            notes.append("pass include_raw=true for all items")
+        data = {"items": shown_items} if key is None else {**data, key: shown_items}
+    else:
+        key, entity = _entity(data)
+        picked = _pick(entity, fields or [], missing)
+        data = {key: picked} if key is not None else picked
+    if missing:
+        view["unknown_fields"] = sorted(missing)
+        notes.append(f"no such field(s): {', '.join(sorted(missing))}")
+    if notes:
+        view["note"] = "; ".join(notes)
+    structured = render.structured_of(data)
+    if view:
+        structured = {**structured, VIEW_KEY: view}
+    headline = result.content[0]["text"].split("\n", 1)[0] if result.content else call.name
+    text = render.json_text(headline + (f" ({view['note']})" if "note" in view else ""), data)
+    return ToolResult([{"type": "text", "text": text}], structured, meta=dict(result.meta))
+
+
+def install(pipeline: Any) -> None:
+    """Reserve the shaping arguments on a `CallPipeline` and apply them in its render stage."""
+    pipeline.reserved.update(SHAPING_ARGS)
+    pipeline.reserved_checks.append(lambda call: check(call.tool, call.extras.get("reserved") or {}))
+    pipeline.shapers.append(shape)

@@ -1,0 +1,150 @@
+"""The listed form of the tools: smaller, and still everything a model needs to call them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from modes_support import arguments_for
+
+from ledgermcp.server.catalog import load_vendor
+from ledgermcp.server.compact import compact_description, compact_schema
+from ledgermcp.server.modes import build_surface
+from ledgermcp.server.toolspec import vendor_title, wire_tool, wire_tools
+
+
+def test_schema_noise_goes_and_meaning_stays() -> None:
+    row = {
+        "type": "object",
+        "properties": {
+            "Qty": {"type": "integer", "format": "int32"},
+            "Day": {"type": "string", "format": "date"},
+            "Id": {"type": "string", "format": "uuid", "description": "identifies the invoice"},
+            "Note": {"type": "string", "maxLength": 1024, "description": "  <b>Free</b>&nbsp;text "},
+            "Ref": {"type": "string", "maxLength": 50, "title": "Ref"},
+            "Kind": {"type": "string", "enum": ["A", "B"]},
+            "Level": {"type": "integer", "enum": [1, 2]},
+        },
+        "additionalProperties": False,
+    }
+    schema = {
+        "type": "object",
+        "properties": {
+            "Row": {"$ref": "#/$defs/vendor_Invoice_Row"},
+            "Rows": {"type": "array", "items": {"$ref": "#/$defs/vendor_Order_Row"}},
+            "Label": {"$ref": "#/$defs/vendor_Label"},
+            "Labels": {"type": "array", "items": {"$ref": "#/$defs/vendor_Label"}},
+            "Tree": {"$ref": "#/$defs/vendor_Node"},
+        },
+        "required": ["Row"],
+        "additionalProperties": False,
+        "$defs": {
+            "vendor_Invoice_Row": row,
+            "vendor_Order_Row": json.loads(json.dumps(row)),  # same content: merged
+            "vendor_Label": {"type": "object", "properties": {"Id": {"type": "integer"}}},
+            "vendor_Node": {"type": "object", "properties": {"Child": {"$ref": "#/$defs/vendor_Node"}}},
+        },
+    }
+    out = compact_schema(schema)
+    assert out["required"] == ["Row"] and "additionalProperties" not in out
+    assert out["properties"]["Row"] == {"$ref": "#/$defs/Row"}  # used twice after the merge
+    assert out["properties"]["Rows"]["items"] == {"$ref": "#/$defs/Row"}
+    assert out["properties"]["Label"] == {"$ref": "#/$defs/Label"}
+    assert out["properties"]["Tree"] == {"$ref": "#/$defs/Node"}  # refers to itself: stays a definition
+    assert set(out["$defs"]) == {"Row", "Label", "Node"}
+    props = out["$defs"]["Row"]["properties"]
+    assert props["Qty"] == {"type": "integer"}
+    assert props["Day"] == {"type": "string", "format": "date"}
+    assert props["Id"] == {"type": "string", "format": "uuid"}
+    assert props["Note"] == {"type": "string", "description": "Free text"}
+    assert props["Ref"] == {"type": "string", "maxLength": 50}
+    assert props["Kind"] == {"enum": ["A", "B"]}
+    assert props["Level"] == {"type": "integer", "enum": [1, 2]}
+    single = compact_schema(
+        {
+            "type": "object",
+            "properties": {"L": {"$ref": "#/$defs/x_Label"}},
+            "$defs": {"x_Label": {"type": "object"}},
+        }
+    )
+    assert single == {"type": "object", "properties": {"L": {"type": "object"}}}  # used once: in place
+
+
+def test_descriptions_lose_what_the_hints_already_say() -> None:
+    text = "Bookkeep an invoice. Irreversible in Acme: its effect cannot be undone by another call."
+    assert compact_description(text, "Acme") == "Bookkeep an invoice. Irreversible."
+    assert compact_description("Create a contact. Adds data in Acme.", "Acme") == "Create a contact."
+    assert compact_description("Edit. Changes or removes existing data in Acme.", "Acme") == "Edit."
+
+
+def resolved(schema: dict[str, Any], node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        node = schema.get("$defs", {})[node["$ref"].split("/")[-1]]
+    return node
+
+
+def enums(schema: dict[str, Any]) -> list[Any]:
+    found: list[Any] = []
+
+    def walk(node: Any, depth: int) -> None:
+        node = resolved(schema, node)
+        if depth > 8 or not isinstance(node, dict):
+            return
+        if "enum" in node:
+            found.append(tuple(node["enum"]))
+        for key in ("properties",):
+            for sub in (node.get(key) or {}).values():
+                walk(sub, depth + 1)
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], depth + 1)
+
+    walk(schema, 0)
+    return sorted(found, key=repr)
+
+
+@pytest.mark.parametrize("vendor_name", ["fortnox", "smallinvoice"])
+def test_listed_tools_keep_what_a_call_needs(vendor_name: str) -> None:
+    vendor = load_vendor(vendor_name)
+    listed = {t["name"]: t for t in wire_tools(vendor)}
+    full_size = listed_size = 0
+    for tool in vendor.tools:
+        full, out = tool["input_schema"], listed[tool["name"]]["inputSchema"]
+        assert set(full.get("properties") or {}) <= set(out["properties"]), tool["name"]
+        assert full.get("required", []) == out.get("required", []), tool["name"]
+        for name, sub in (full.get("properties") or {}).items():
+            kind = resolved(full, sub).get("type")
+            assert resolved(out, out["properties"][name]).get("type", "string") == (kind or "string"), name
+        assert enums(full) == enums(out), tool["name"]
+        # what validates against the generated schema validates against the listed one
+        Draft202012Validator.check_schema(out)
+        assert not list(Draft202012Validator(out).iter_errors(arguments_for(tool))), tool["name"]
+        description = listed[tool["name"]]["description"]
+        assert description.lower().startswith(tool["title"].rstrip(".").lower()), tool["name"]
+        for repeated in (
+            "Adds data in",
+            "Changes or removes existing data in",
+            "its effect cannot be undone",
+        ):
+            assert repeated not in description
+        ann = listed[tool["name"]]["annotations"]
+        assert set(ann) == {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"}
+        assert all(ann[h] == tool["annotations"][h] for h in ann)
+        full_size += len(json.dumps(wire_tool(tool)))
+        listed_size += len(json.dumps(listed[tool["name"]]))
+    assert listed_size < full_size
+
+
+def test_discovery_lists_the_same_handful_for_any_vendor() -> None:
+    lists = []
+    for name in ("fortnox", "smallinvoice"):
+        vendor = load_vendor(name)
+        tools = build_surface("discovery", vendor).tools
+        lists.append(json.dumps(tools).replace(vendor_title(vendor), "VENDOR"))
+    assert lists[0] == lists[1]
+    assert [t["name"] for t in json.loads(lists[0])] == [
+        "search_operations",
+        "describe_operation",
+        "call_operation",
+    ]
