@@ -104,7 +104,9 @@ class SecretScanner:
     def record(self, kind: str, text: str, detail: str = "") -> None:
         if not text:
             return
-        where = kind + (f" [{detail}]" if detail else "") + (f" during {self.context}" if self.context else "")
+        where = (
+            kind + (f" [{detail}]" if detail else "") + (f" during {self.context}" if self.context else "")
+        )
         with self._lock:
             self.counts[kind] += 1
             self._texts.setdefault(text, where)

@@ -51,7 +51,9 @@ def test_parse_off_means_no_limit(text: str) -> None:
     assert parse_rate_limit(text) is None
 
 
-@pytest.mark.parametrize("text", ["", "fast", "100", "0/1", "10/0", "-1/5", "10/-2", "1.5/1", "5 per 1", "10/1m"])
+@pytest.mark.parametrize(
+    "text", ["", "fast", "100", "0/1", "10/0", "-1/5", "10/-2", "1.5/1", "5 per 1", "10/1m"]
+)
 def test_parse_rejects_anything_else_naming_the_forms(text: str) -> None:
     with pytest.raises(ValueError) as info:
         parse_rate_limit(text)
@@ -106,7 +108,9 @@ def test_env_listing_shows_the_variable_and_the_vendor_default(capsys: pytest.Ca
     assert rows[VAR]["kind"] == "rate_limit" and not rows[VAR]["secret"]
     assert "25/5" in rows[VAR]["purpose"] and "off" in rows[VAR]["purpose"]
     assert main(["tools", "fortnox", "--env"]) == 0
-    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("LEDGERMCP_FORTNOX_RATE_LIMIT "))
+    line = next(
+        x for x in capsys.readouterr().out.splitlines() if x.startswith("LEDGERMCP_FORTNOX_RATE_LIMIT ")
+    )
     assert "25/5" in line and "100/1" in line
 
 

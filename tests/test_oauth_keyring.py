@@ -56,7 +56,9 @@ def test_store_load_rotate_delete_on_a_real_keyring(tmp_path: Path, file_keyring
     store = KeyringStore(tmp_path / "locks", backend=file_keyring)
     assert store.load(KEY) is None
     with store.locked(KEY) as lease:
-        first = store.save(KEY, TokenRecord(access_token=FIRST_ACCESS_TOKEN, refresh_token=FIRST_REFRESH_TOKEN), lease)
+        first = store.save(
+            KEY, TokenRecord(access_token=FIRST_ACCESS_TOKEN, refresh_token=FIRST_REFRESH_TOKEN), lease
+        )
         store.save(OTHER, TokenRecord(refresh_token="rt_keyring-other-9e0f1a"), store.acquire(OTHER))
     assert first.generation == 1
     # persisted in the keyring file, readable by a fresh backend object (another process)
@@ -95,7 +97,9 @@ def test_token_rotation_through_the_keyring_store_chosen_by_environment(
     previous = keyring.get_keyring()
     keyring.set_keyring(file_keyring)
     try:
-        store = open_store(env={"LEDGERMCP_TOKEN_STORE": "keyring", "LEDGERMCP_DATA_DIR": str(tmp_path / "data")})
+        store = open_store(
+            env={"LEDGERMCP_TOKEN_STORE": "keyring", "LEDGERMCP_DATA_DIR": str(tmp_path / "data")}
+        )
         assert isinstance(store, KeyringStore) and "PlaintextKeyring" in store.location(KEY)
         with OAuthTestServer(expires_in=0) as server:  # every call needs a fresh access token
             settings = settings_from_vendor(vendor_info(server.url), "default", client_env())

@@ -158,7 +158,10 @@ async def test_concurrent_clients_lose_nothing(server: ServerProcess, upstream: 
                 data = result.structured_content or {}
                 if result.is_error:
                     errors.append(f"client {n} call {i}: {result.content}")
-                elif name == "get_invoice" and data.get("Invoice", {}).get("DocumentNumber") != args["DocumentNumber"]:
+                elif (
+                    name == "get_invoice"
+                    and data.get("Invoice", {}).get("DocumentNumber") != args["DocumentNumber"]
+                ):
                     errors.append(f"client {n} call {i}: answered with another invoice: {data}")
                 elif name == "list_invoices" and len(data.get("Invoices", [])) != 3:
                     errors.append(f"client {n} call {i}: unexpected list: {data}")
@@ -175,7 +178,9 @@ async def test_concurrent_clients_lose_nothing(server: ServerProcess, upstream: 
     assert len(latencies) == total
     # the upstream saw every call exactly once, each with the server's token
     expected = Counter({"/3/invoices": total // 2})
-    expected.update(f"/3/invoices/{document_number(n, i)}" for n in range(CLIENTS) for i in range(1, CALLS, 2))
+    expected.update(
+        f"/3/invoices/{document_number(n, i)}" for n in range(CLIENTS) for i in range(1, CALLS, 2)
+    )
     with upstream.lock:
         assert upstream.unauthorized == 0
         assert upstream.paths == expected

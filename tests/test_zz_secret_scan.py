@@ -85,7 +85,9 @@ async def test_every_hook_feeds_a_planted_leak_to_the_capturing_scanner(
     def leaky_upstream(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"Customers": [{"Name": PLANTED}]})
 
-    client = httpx.AsyncClient(base_url="https://api.acme.invalid", transport=httpx.MockTransport(leaky_upstream))
+    client = httpx.AsyncClient(
+        base_url="https://api.acme.invalid", transport=httpx.MockTransport(leaky_upstream)
+    )
     with isolated.capturing():
         logging.getLogger("ledgermcp.planted").debug("DEBUG records count too: %s", PLANTED)
         app = create_app(acme_vendor(), client=client, environ={})
@@ -93,14 +95,18 @@ async def test_every_hook_feeds_a_planted_leak_to_the_capturing_scanner(
             result = await mcp_client.call_tool("list_customers", {})
         await app.aclose()
         assert not result.is_error
-        SnapshotStore(tmp_path / "snapshots").save({"id": "20260101T000000Z-planted-0123abcd", "entity": PLANTED})
+        SnapshotStore(tmp_path / "snapshots").save(
+            {"id": "20260101T000000Z-planted-0123abcd", "entity": PLANTED}
+        )
         AuditLog(tmp_path / "audit.jsonl", vendor="acme").write({"tool": "x", "note": PLANTED})
         server_dir = tmp_path / "server"
         server_dir.mkdir()
         (server_dir / "stderr").write_text(f"listening; token {PLANTED}\n")
         (server_dir / "tokens.json").write_text(f'{{"access_token": "{PLANTED}"}}')  # a store: not swept
         isolated.sweep(server_dir)
-        register_env_secrets({"LEDGERMCP_PLANTED_API_KEY": "k-planted-4711", "LEDGERMCP_PLANTED_BASE_URL": "x" * 9})
+        register_env_secrets(
+            {"LEDGERMCP_PLANTED_API_KEY": "k-planted-4711", "LEDGERMCP_PLANTED_BASE_URL": "x" * 9}
+        )
         isolated.record("captured output", "key k-planted-4711 and xxxxxxxxx")
     found = isolated.findings(per_secret=10)
     sources = {f.source.split(" [")[0].split(" during")[0] for f in found}
@@ -126,7 +132,7 @@ def installed_plugin(config: pytest.Config) -> SessionSecretScan:
     return plugin
 
 
-LEAKY_SUITE = '''
+LEAKY_SUITE = """
 import logging
 
 def test_leaks_a_token_into_a_log_line(monkeypatch):
@@ -135,7 +141,7 @@ def test_leaks_a_token_into_a_log_line(monkeypatch):
 
 def test_clean():
     logging.getLogger("mini").info("nothing to see")
-'''
+"""
 
 
 def run_mini_session(tmp_path: Path, body: str) -> subprocess.CompletedProcess[str]:
@@ -145,7 +151,16 @@ def run_mini_session(tmp_path: Path, body: str) -> subprocess.CompletedProcess[s
     (suite / "pytest.ini").write_text("[pytest]\n")
     (suite / "test_mini.py").write_text(body)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'bt'}", str(suite)],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--basetemp={tmp_path / 'bt'}",
+            str(suite),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -185,6 +200,8 @@ def test_nothing_this_session_produced_carries_a_secret(request: pytest.FixtureR
     findings = plugin.scan()
     assert findings == [], plugin.scanner.report(findings)
     ran = {item.path.name for item in request.session.items if item.path.name != Path(__file__).name}
-    silent = [kind for kind, module in PRODUCERS.items() if module in ran and plugin.scanner.counts[kind] == 0]
+    silent = [
+        kind for kind, module in PRODUCERS.items() if module in ran and plugin.scanner.counts[kind] == 0
+    ]
     assert silent == [], f"hooks that collected nothing although their producers ran: {silent}"
     print(f"\n{plugin.scanner.summary()}")
