@@ -136,7 +136,9 @@ def document_number(client: int, call: int) -> str:
 
 @pytest.mark.slow
 @pytest.mark.anyio
-async def test_concurrent_clients_lose_nothing(server: ServerProcess, upstream: FortnoxStub) -> None:
+async def test_concurrent_clients_lose_nothing(
+    server: ServerProcess, upstream: FortnoxStub, capsys: pytest.CaptureFixture[str]
+) -> None:
     latencies: list[float] = []
     errors: list[str] = []
 
@@ -192,10 +194,11 @@ async def test_concurrent_clients_lose_nothing(server: ServerProcess, upstream: 
     assert all(r["status"] == "ok" and r["http_status"] == 200 and not r["retries"] for r in seen), [
         r for r in seen if r["status"] != "ok" or r["retries"]
     ][:3]
-    print(
-        f"\nHTTP load via a local upstream: {CLIENTS} clients x {CALLS} calls = {total} calls in "
-        f"{wall:.1f} s ({total / wall:.0f}/s); latency p50 {percentile(latencies, 50):.1f} ms, "
-        f"p99 {percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms, "
-        f"mean {statistics.fmean(latencies):.1f} ms; server-side p50 "
-        f"{percentile([r['duration_ms'] for r in seen], 50):.1f} ms"
-    )
+    with capsys.disabled():  # shown in every run, not only with -s
+        print(
+            f"\nHTTP load via a local upstream: {CLIENTS} clients x {CALLS} calls = {total} calls in "
+            f"{wall:.1f} s ({total / wall:.0f}/s); latency p50 {percentile(latencies, 50):.1f} ms, "
+            f"p99 {percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms, "
+            f"mean {statistics.fmean(latencies):.1f} ms; server-side p50 "
+            f"{percentile([r['duration_ms'] for r in seen], 50):.1f} ms"
+        )
