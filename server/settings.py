@@ -3,7 +3,8 @@
 The names come from the vendor HTTP stack (`ledgermcp.server.http.auth.accepted_env_vars`):
 `LEDGERMCP_<VENDOR>_BASE_URL` overrides the base URL; credentials come from
 `LEDGERMCP_<VENDOR>_ACCESS_TOKEN` / `_API_KEY` / ... or the vendor-familiar aliases listed in
-`VENDOR["env_aliases"]`. The project's own name wins over an alias.
+`VENDOR["env_aliases"]`. The project's own name wins over an alias. `LEDGERMCP_<VENDOR>_RATE_LIMIT`
+(read by `ledgermcp.server.http.client.resolve_rate_limit`) is listed here too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from ledgermcp.server.http.auth import accepted_env_vars
 from ledgermcp.server.http.env import env_names, env_value
+from ledgermcp.server.http.ratelimit import RATE_LIMIT_OFF, RateLimit
 
 CREDENTIAL_KINDS = ("access_token", "api_key", "client_id", "client_secret", "username", "password")
 
@@ -53,7 +55,21 @@ def env_table(info: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "alias_of": var.name,
                 }
             )
+    rows.append(_rate_limit_row(info))
     return rows
+
+
+def _rate_limit_row(info: Mapping[str, Any]) -> dict[str, Any]:
+    limit = RateLimit.from_vendor(info)
+    default = f"{limit.requests}/{limit.per_seconds:g}, the vendor's" if limit else RATE_LIMIT_OFF
+    return {
+        "name": env_names(info, "rate_limit")[0],
+        "kind": "rate_limit",
+        "secret": False,
+        "purpose": f"client-side rate limit, N/S (N requests per S seconds, e.g. 100/1) or "
+        f"{RATE_LIMIT_OFF} (default: {default})",
+        "alias_of": None,
+    }
 
 
 def credential_env_names(info: Mapping[str, Any]) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from secret_scan import record_file, register_env_secrets
 
 CLI = "import sys; from ledgermcp.server.cli import main; sys.exit(main())"
 
@@ -25,6 +26,7 @@ def free_port() -> int:
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LEDGERMCP_", "FORTNOX_"))}
     env.update(extra)
+    register_env_secrets(extra, "server environment")  # for the suite-wide secret scan
     return env
 
 
@@ -80,6 +82,7 @@ class ServerProcess:
                 self.proc.kill()
                 self.proc.wait(5)
         self._log.close()
+        record_file(self.log_path, "server stderr")
 
 
 MCP_HEADERS = {

@@ -8,11 +8,13 @@ and could burst past it exactly when the vendor is already struggling. Auth is t
 `auth=`, so a token request it yields goes through the same retry and rate-limit layers.
 
 Settings, strongest first: the keyword argument, the environment (`LEDGERMCP_<VENDOR>_BASE_URL`,
-`LEDGERMCP_<VENDOR>_TIMEOUT_MS`), the vendor table (`VENDOR["base_url"]`), the default (30 s).
+`LEDGERMCP_<VENDOR>_TIMEOUT_MS`, `LEDGERMCP_<VENDOR>_RATE_LIMIT`), the vendor table
+(`VENDOR["base_url"]`, `VENDOR["rate_limit"]`), the default (30 s; no rate limit).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import time
@@ -32,6 +34,7 @@ from ledgermcp.server.http.ratelimit import (
     RateLimit,
     RateLimitTransport,
     SlidingWindow,
+    parse_rate_limit,
     shared_window,
 )
 from ledgermcp.server.http.redact import install_log_redaction
@@ -80,6 +83,35 @@ def resolve_timeout(
     if seconds <= 0:
         raise SettingsError(f"timeout must be positive, got {seconds:g} s")
     return httpx.Timeout(seconds)
+
+
+def resolve_rate_limit(
+    vendor_info: Mapping[str, Any],
+    rate_limit: RateLimit | None = None,
+    *,
+    env: Mapping[str, str] = os.environ,
+) -> RateLimit | None:
+    """`rate_limit`, else `_RATE_LIMIT` (`N/S` or `off`), else `VENDOR["rate_limit"]`; None: no limit.
+
+    An override keeps the vendor's remaining-budget header, so the low-budget warning still works
+    on a bigger plan."""
+    if rate_limit is not None:
+        return rate_limit
+    vendor_limit = RateLimit.from_vendor(vendor_info)
+    raw = env_value(vendor_info, "rate_limit", env)
+    if raw is None:
+        return vendor_limit
+    name = next(n for n in env_names(vendor_info, "rate_limit") if (env.get(n) or "").strip())
+    try:
+        limit = parse_rate_limit(raw)
+    except ValueError as exc:
+        raise SettingsError(
+            f"{name}: {exc}",
+            hint=f"Set {name} to e.g. 100/1 (100 requests per second), 25/5s, or off.",
+        ) from None
+    if limit is None or vendor_limit is None:
+        return limit
+    return dataclasses.replace(vendor_limit, requests=limit.requests, per_seconds=limit.per_seconds)
 
 
 def _window(
@@ -139,10 +171,11 @@ def build_async_client(
     `auth` replaces the environment-derived auth (e.g. an OAuth2 flow with token rotation);
     `transport` replaces the network (tests pass `httpx.MockTransport`). `clock` (monotonic
     seconds) and `sleep` let tests run without waiting; with the default clock the vendor's rate
-    window is shared by every client of the process. `rate_limit` overrides `VENDOR["rate_limit"]`.
+    window is shared by every client of the process. `rate_limit` overrides `_RATE_LIMIT` and
+    `VENDOR["rate_limit"]` (`resolve_rate_limit`).
     """
     options = _common(vendor_info, auth, base_url, timeout, env, clock, headers)
-    limit = rate_limit or RateLimit.from_vendor(vendor_info)
+    limit = resolve_rate_limit(vendor_info, rate_limit, env=env)
     stack: httpx.AsyncBaseTransport = transport or httpx.AsyncHTTPTransport()
     window = _window(vendor_info, limit, clock)
     if window is not None:
@@ -171,7 +204,7 @@ def build_sync_client(
 ) -> httpx.Client:
     """The sync twin of `build_async_client` (same arguments, sync transport and sleep)."""
     options = _common(vendor_info, auth, base_url, timeout, env, clock, headers)
-    limit = rate_limit or RateLimit.from_vendor(vendor_info)
+    limit = resolve_rate_limit(vendor_info, rate_limit, env=env)
     stack: httpx.BaseTransport = transport or httpx.HTTPTransport()
     window = _window(vendor_info, limit, clock)
     if window is not None:

@@ -10,6 +10,10 @@ One window per vendor is shared by the sync and async clients of a process (`sha
 a developer's SDK calls and the MCP server's calls draw on the same budget. The wrappers queue in
 arrival order (anyio's lock is fair).
 
+The limit comes from `VENDOR["rate_limit"]`; a user on a bigger plan (or a test against a local
+upstream) overrides it with `N/S` (N requests per S seconds, e.g. `100/1`) or `off`, parsed by
+`parse_rate_limit` (`LEDGERMCP_<VENDOR>_RATE_LIMIT`, read in `ledgermcp.server.http.client`).
+
 When the vendor reports its remaining budget in a header (`VENDOR["rate_limit"]["remaining_header"]`),
 a warning is logged once each time it drops below the threshold (`warn_below`, default a tenth of
 the limit).
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from collections import deque
@@ -63,6 +68,26 @@ class RateLimit:
             remaining_header=spec.get("remaining_header"),
             warn_below=spec.get("warn_below"),
         )
+
+
+_LIMIT_RE = re.compile(r"([0-9]+)\s*/\s*([0-9]+(?:\.[0-9]+)?)\s*s?")
+RATE_LIMIT_OFF = "off"
+
+
+def parse_rate_limit(text: str) -> RateLimit | None:
+    """`"100/1"` or `"25/5s"` (requests per seconds) as a `RateLimit`; `"off"` as None (no limit).
+
+    Raises ValueError naming the accepted forms for anything else."""
+    value = text.strip().lower()
+    if value == RATE_LIMIT_OFF:
+        return None
+    match = _LIMIT_RE.fullmatch(value)
+    if match is None or int(match[1]) < 1 or float(match[2]) <= 0:
+        raise ValueError(
+            f"rate limit {text!r} is not N/S (N >= 1 requests per S > 0 seconds, e.g. 100/1 or 25/5s) "
+            f"or {RATE_LIMIT_OFF!r}"
+        )
+    return RateLimit(int(match[1]), float(match[2]))
 
 
 _MIN_WAIT = 1e-6

@@ -44,6 +44,9 @@ def register_secrets(values: Iterable[str | None]) -> None:
         for value in values:
             if value and len(value) >= _MIN_SECRET_LENGTH:
                 _secrets.add(value)
+    # an auth object used with a caller's own httpx client (no client builder ran) must not
+    # leave its key in httpx's request log line
+    install_log_redaction()
 
 
 def redact(text: str) -> str:

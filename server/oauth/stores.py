@@ -244,6 +244,19 @@ class FileStore(_LocalLockMixin, TokenStore):
 KEYRING_SERVICE = "ledgermcp"
 
 
+def _usable_keyring(backend: Any) -> bool:
+    """False for keyring's fail and null backends, anything it ranks at priority 0 or below, and a
+    chain with nothing in it (it accepts every write and keeps none)."""
+    module = type(backend).__module__
+    if module.startswith(("keyring.backends.fail", "keyring.backends.null")):
+        return False
+    if module.startswith("keyring.backends.chainer"):
+        # its priority is low even when it chains one good backend; what counts is that one
+        return bool(getattr(backend, "backends", None))
+    priority = getattr(backend, "priority", 0)
+    return not (isinstance(priority, int | float) and priority <= 0)
+
+
 class KeyringStore(_LocalLockMixin, TokenStore):
     """The record as one secret in the OS keyring (service ``ledgermcp``, user ``<vendor>/<profile>``);
     the rotation lock is a local file lock beside the data directory."""
@@ -255,13 +268,7 @@ class KeyringStore(_LocalLockMixin, TokenStore):
 
         self._keyring = keyring
         self._backend = backend or keyring.get_keyring()
-        priority = getattr(self._backend, "priority", 0)
-        module = type(self._backend).__module__
-        if module.startswith(("keyring.backends.fail", "keyring.backends.null")) or (
-            isinstance(priority, int | float)
-            and priority <= 0
-            and not module.startswith("keyring.backends.chainer")
-        ):
+        if not _usable_keyring(self._backend):
             raise StoreUnavailable(
                 f"no usable OS keyring backend here ({type(self._backend).__name__})",
                 hint="use LEDGERMCP_TOKEN_STORE=file (the default), or install a keyring backend "
