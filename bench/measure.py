@@ -99,6 +99,13 @@ def peak_rss(pid: int) -> int | None:
         return None
 
 
+def describe(exc: BaseException) -> str:
+    """The innermost errors of an exception group (anyio task groups wrap them), else the error."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(describe(e) for e in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _log_tail(server: Server, lines: int = 15) -> str:
     try:
         text = server.log.read_text(errors="replace").strip().splitlines()
@@ -142,7 +149,7 @@ async def cold_start(server: Server) -> dict[str, Any]:
             raise
         except Exception as exc:
             raise MeasureError(
-                f"{server.label} did not answer tools/list: {exc}\n{_log_tail(server)}"
+                f"{server.label} did not answer tools/list: {describe(exc)}\n{_log_tail(server)}"
             ) from exc
     if not listed.tools:
         raise MeasureError(f"{server.label}: tools/list is empty")
@@ -305,7 +312,9 @@ async def stdio_latency(server: Server, calls: int, warmup: int, stub_url: str) 
         except MeasureError:
             raise
         except Exception as exc:
-            raise MeasureError(f"{server.label}: stdio calls failed: {exc}\n{_log_tail(server)}") from exc
+            raise MeasureError(
+                f"{server.label}: stdio calls failed: {describe(exc)}\n{_log_tail(server)}"
+            ) from exc
     return {"samples": samples, "peak_rss": rss}
 
 
@@ -368,7 +377,9 @@ async def http_latency(server: Server, calls: int, warmup: int, stub_url: str) -
             except MeasureError:
                 raise
             except Exception as exc:
-                raise MeasureError(f"{server.label}: HTTP calls failed: {exc}\n{_log_tail(server)}") from exc
+                raise MeasureError(
+                    f"{server.label}: HTTP calls failed: {describe(exc)}\n{_log_tail(server)}"
+                ) from exc
             rss = peak_rss(proc.pid)
         finally:
             _stop(proc)

@@ -29,7 +29,8 @@ CUSTOMER_PATH = re.compile(r"^/3/customers/([^/?]+)$")
 
 
 def customer(number: str) -> dict[str, object]:
-    """A customer record shaped like Fortnox's (string fields where the schema says string)."""
+    """A customer record that the Fortnox description's `Customer` schema accepts (FastMCP and the
+    official client check answers against it)."""
     return {
         "@url": f"https://api.fortnox.se/3/customers/{number}",
         "Active": True,
@@ -50,7 +51,7 @@ def customer(number: str) -> dict[str, object]:
         "Email": "info@example.se",
         "EmailInvoice": "faktura@example.se",
         "ExternalReference": "",
-        "GLN": "",
+        "GLN": "7300009000001",
         "InvoiceDiscount": 0.0,
         "InvoiceRemark": "",
         "Name": "Acme AB",
@@ -59,7 +60,7 @@ def customer(number: str) -> dict[str, object]:
         "Phone1": "046-123456",
         "PriceList": "A",
         "Project": "",
-        "SalesAccount": "",
+        "SalesAccount": "3001",
         "ShowPriceVATIncluded": False,
         "TermsOfDelivery": "",
         "TermsOfPayment": "30",

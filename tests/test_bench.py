@@ -143,6 +143,26 @@ def test_stub_answers_customers_and_counts_vendor_requests() -> None:
     assert stub.answer("GET", "/__stats") == (200, {"requests": 3})
 
 
+def test_stub_answers_match_the_fortnox_response_schemas() -> None:
+    """FastMCP, and the official client for FastMCP's tools, validate answers against these."""
+    import jsonschema
+
+    from ledgermcp.codegen.normalize import load_document, normalise
+    from ledgermcp.codegen.vendor_config import load_vendor_config, locate_spec
+
+    config = load_vendor_config(ROOT, "fortnox")
+    spec, _ = normalise(load_document(locate_spec(config, ROOT)[0]))
+    stub = Stub()
+    for target, path in [
+        ("/3/customers/1001", "/3/customers/{CustomerNumber}"),
+        ("/3/customers", "/3/customers"),
+    ]:
+        schema = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        status, body = stub.answer("GET", target)
+        assert status == 200
+        jsonschema.validate(body, {**schema, "components": spec["components"]})
+
+
 @pytest.mark.slow
 def test_stub_over_http_and_the_wire_measurement_of_a_real_server(tmp_path: Path) -> None:
     """The stub as the harness starts it, and `tools_list_wire` against the floor server."""
