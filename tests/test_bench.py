@@ -196,3 +196,51 @@ def test_stub_over_http_and_the_wire_measurement_of_a_real_server(tmp_path: Path
     finally:
         stub.terminate()
         stub.wait(10)
+
+
+def fake_ledgermcp(tmp_path: Path, serve_help: str, env_help: str) -> str:
+    script = tmp_path / "ledgermcp"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = serve ]; then printf "%s\\n" "{serve_help}"; else printf "%s\\n" "{env_help}"; fi\n'
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+def probed(tmp_path: Path, serve_help: str, env_help: str):  # type: ignore[no-untyped-def]
+    from bench.harness import Bench, parse_args
+
+    bench = Bench(parse_args(["--work", str(tmp_path / "work")]))
+    bench.ledgermcp = fake_ledgermcp(tmp_path, serve_help, env_help)
+    bench.probe_ledgermcp()
+    return bench
+
+
+def test_probe_without_modes_or_rate_limit_variable(tmp_path: Path) -> None:
+    bench = probed(
+        tmp_path, "usage: ledgermcp serve [--sandbox] VENDOR", "LEDGERMCP_FORTNOX_BASE_URL  base URL"
+    )
+    assert bench.has_mode_flag is False
+    assert bench.modes == {"full": False, "consolidated": False, "discovery": False}
+    assert bench.rate_limit_value == {}
+    assert any("--mode" in note for note in bench.notes)
+    assert any("bench.ledgermcp_entry" in note for note in bench.notes)
+    call_server = bench.ledgermcp_server("fortnox", "full", for_calls=True)
+    assert call_server.argv[:3] == [sys.executable, "-m", "bench.ledgermcp_entry"]
+    assert "--mode" not in call_server.argv
+    assert "LEDGERMCP_FORTNOX_RATE_LIMIT" not in call_server.env
+
+
+def test_probe_with_some_modes_and_the_rate_limit_variable(tmp_path: Path) -> None:
+    bench = probed(
+        tmp_path,
+        "  --mode {full,consolidated}  full or consolidated",
+        "LEDGERMCP_FORTNOX_RATE_LIMIT  N/S or off (default 25/5)",
+    )
+    assert bench.modes == {"full": True, "consolidated": True, "discovery": False}
+    assert bench.rate_limit_value["fortnox"] == "off"
+    server = bench.ledgermcp_server("fortnox", "consolidated", for_calls=True)
+    assert server.argv[0] == bench.ledgermcp and server.argv[-2:] == ["--mode", "consolidated"]
+    assert server.env["LEDGERMCP_FORTNOX_RATE_LIMIT"] == "off"
+    assert server.env["LEDGERMCP_FORTNOX_ACCESS_TOKEN"]
