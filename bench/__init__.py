@@ -1,0 +1,1 @@
+"""The benchmark harness: ledgermcp against FastMCP's OpenAPI server (see bench/README.md)."""
