@@ -53,3 +53,12 @@ def regen_check(session: nox.Session) -> None:
     """Fail when generated/ differs from what the generator writes now (nothing is written)."""
     session.install("-e", ".[codegen]")
     session.run("ledgermcp", "generate", "all", "--check", env=_spec_env())
+
+
+@nox.session(python=PYTHON)
+def conformance(session: nox.Session) -> None:
+    """Every tool and typed-client function against Prism (request validation on), one report per
+    vendor in .conformance/reports/. Needs node and npm; installs the pinned Prism locally."""
+    session.install("-e", ".[test,codegen]")
+    tests = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests")
+    session.run("python", "-m", "conformance", *session.posargs, env={**_spec_env(), "PYTHONPATH": tests})
