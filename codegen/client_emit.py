@@ -732,6 +732,7 @@ def _encode_dot_segments(package_dir: Path) -> list[Diagnostic]:
             Severity.INFO,
             "dot-segment-path",
             f"{count} path parameter(s) send '.' and '..' as %2E, so URL normalisation cannot drop them",
+            "api/",
         )
     ]
 
