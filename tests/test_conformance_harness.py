@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 from conformance.arguments import TRICKY_STRINGS, RegexSampler, argument_sets, check_valid
 from conformance.exchanges import Exchange, verdict
+from conformance.runner import canary
 from conformance.typed_calls import typed_arguments, typed_function
 
 from ledgermcp.server.catalog import load_vendor
@@ -194,3 +197,49 @@ def test_typed_functions_send_what_the_tools_send(vendor: str) -> None:
                 ) != same_instants(json.loads(expected.content)):
                     disagree.append(f"{tool['name']}: bodies differ")
     assert disagree == []
+
+
+# --- the canary ------------------------------------------------------------------------------
+
+
+class _Upstream(ThreadingHTTPServer):
+    daemon_threads = True
+    verdict = b""  # the sl-violations header every answer carries (empty: none)
+
+
+class _Answer(BaseHTTPRequestHandler):
+    server: _Upstream
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(422 if self.server.verdict else 200)
+        if self.server.verdict:
+            self.send_header("sl-violations", self.server.verdict.decode())
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_the_canary_fails_when_nothing_is_validated(vendor: str) -> None:
+    upstream = _Upstream(("127.0.0.1", 0), _Answer)
+    thread = threading.Thread(target=upstream.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{upstream.server_address[1]}"
+    try:
+        rejected, said = canary(load_vendor(vendor), url)
+        assert not rejected and "Prism is not validating requests" in said
+        upstream.verdict = json.dumps(
+            [{"location": ["request", "body", "x"], "severity": "Error", "message": "must be string"}]
+        ).encode()
+        rejected, said = canary(load_vendor(vendor), url)
+        assert rejected and "must be string" in said
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
