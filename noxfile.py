@@ -85,3 +85,12 @@ def bench(session: nox.Session) -> None:
     session.run(
         "python", "-m", "bench", "--fastmcp-python", fastmcp_python, *session.posargs, env=_spec_env()
     )
+
+
+@nox.session(python=PYTHON)
+def conformance(session: nox.Session) -> None:
+    """Every tool and typed-client function against Prism (request validation on), one report per
+    vendor in .conformance/reports/. Needs node and npm; installs the pinned Prism locally."""
+    session.install("-e", ".[test,codegen]")
+    tests = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests")
+    session.run("python", "-m", "conformance", *session.posargs, env={**_spec_env(), "PYTHONPATH": tests})

@@ -20,7 +20,7 @@ from ledgermcp.codegen.naming import (
 from ledgermcp.codegen.normalize import operations
 from ledgermcp.codegen.schemas import SchemaConverter, prune_defs, safe_arg_name, short_text
 
-OVERLAY_SECTIONS = {"vendor", "groups", "scopes", "operations", "exclude"}
+OVERLAY_SECTIONS = {"vendor", "groups", "scopes", "operations", "exclude", "corrections"}
 OVERLAY_VENDOR_KEYS = {
     "title", "naming", "strip_path_prefixes", "group_strip_prefixes", "env_aliases", "rate_limit", "auth",
     "base_url", "default_scopes",
@@ -29,6 +29,7 @@ OVERLAY_OPERATION_KEYS = {"name", "group", "hints", "snapshot", "scopes", "reaso
 BINARY_TYPES = ("application/pdf", "image/", "application/octet-stream", "text/csv", "application/zip")
 PAGING_PARAMS = ("page", "limit", "offset", "per_page", "pagesize", "size", "cursor")
 BATCH_ARG = re.compile(r"ids$", re.IGNORECASE)
+DOT_SEGMENTS = (".", "..")
 
 
 def template(path: str) -> str:
@@ -296,6 +297,7 @@ def _binding_and_schema(
     properties: dict[str, Any] = {}
     required: list[str] = []
     taken: set[str] = set()
+    conditional: list[str] = []  # required inside an optional body: required once the body is sent
     params: list[Param] = []
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     for raw in [*item.get("parameters", []), *op.get("parameters", [])]:
@@ -317,8 +319,8 @@ def _binding_and_schema(
         desc = short_text(p.get("description"))
         if desc and "description" not in schema:
             schema["description"] = desc
-        properties[arg] = schema
         is_required = bool(p.get("required")) or location == "path"
+        properties[arg] = _sendable(schema, location, is_required)
         if is_required:
             required.append(arg)
         style = p.get("style") or ("simple" if location in ("path", "header") else "form")
@@ -351,8 +353,9 @@ def _binding_and_schema(
         media_schema = (content.get(ctype) or {}).get("schema") or {}
         body_required = bool(request.get("required"))
         body = _flatten_body(
-            converter, media_schema, ctype, body_required, properties, required, taken, defs, diags, where
-        )
+            converter, media_schema, ctype, body_required, properties, required, conditional, taken, defs,
+            diags, where,
+        )  # fmt: skip
 
     responses = []
     for code, resp in sorted((op.get("responses") or {}).items()):
@@ -363,6 +366,12 @@ def _binding_and_schema(
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         schema["required"] = required
+    if conditional:
+        # The body goes out as soon as one of its arguments is given (server/requests.py); from
+        # then on the description requires these. No body argument given: no body, nothing required.
+        others = [p.arg for p in params]
+        schema["if"] = {"propertyNames": {"enum": others}} if others else {"maxProperties": 0}
+        schema["else"] = {"required": conditional}
     schema["additionalProperties"] = False
     kept = prune_defs(schema, defs)
     if kept:
@@ -370,6 +379,25 @@ def _binding_and_schema(
     return schema, Binding(
         method=method, path=path, params=tuple(params), body=body, responses=tuple(responses)
     )
+
+
+def _sendable(schema: dict[str, Any], location: str, required: bool) -> dict[str, Any]:
+    """Refuse, before anything is sent, values that cannot travel as the parameter they are for.
+
+    An empty path segment or a dot segment ("." or "..", which URL normalisation and servers
+    resolve as "here" and "one up") reaches another resource: `/invoices/` is the list,
+    `/invoices/../bookkeep` is `/bookkeep`. A required array parameter given as [] is simply
+    missing from the request."""
+    kind = schema.get("type")
+    if location == "path" and kind == "string" and not ({"enum", "format", "not"} & set(schema)):
+        return {
+            **schema,
+            "minLength": max(1, int(schema.get("minLength", 0))),
+            "not": {"enum": list(DOT_SEGMENTS)},
+        }
+    if required and location != "path" and kind == "array" and not schema.get("minItems"):
+        return {**schema, "minItems": 1}
+    return schema
 
 
 def _resolve_param(converter: SchemaConverter, raw: dict[str, Any]) -> dict[str, Any] | None:
@@ -380,10 +408,13 @@ def _resolve_param(converter: SchemaConverter, raw: dict[str, Any]) -> dict[str,
 
 def _flatten_body(
     converter: SchemaConverter, media_schema: dict[str, Any], ctype: str, body_required: bool,
-    properties: dict[str, Any], required: list[str], taken: set[str], defs: dict[str, Any],
-    diags: list[Diagnostic], where: str,
+    properties: dict[str, Any], required: list[str], conditional: list[str], taken: set[str],
+    defs: dict[str, Any], diags: list[Diagnostic], where: str,
 ) -> Body:  # fmt: skip
-    """Body properties become top-level arguments; a one-property wrapper object is unwrapped."""
+    """Body properties become top-level arguments; a one-property wrapper object is unwrapped.
+
+    A property the body schema requires is a required argument when the body is; in an optional
+    body it lands in `conditional` (required as soon as any body argument is given)."""
     shape = converter.object_properties(media_schema)
     wrapper = None
     if shape and len(shape[0]) == 1:
@@ -412,8 +443,8 @@ def _flatten_body(
             )
         properties[arg] = converter.convert(sub, defs)
         fields[arg] = prop
-        if body_required and prop in inner_required:
-            required.append(arg)
+        if prop in inner_required:
+            (required if body_required else conditional).append(arg)
     return Body(
         content_type=ctype, required=body_required, wrapper=wrapper, fields=fields, whole_body_arg=None
     )

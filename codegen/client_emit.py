@@ -7,7 +7,8 @@ Two parts:
   annotation-only `allOf` members, unsafe component names, ...). Every rewrite is reported as a
   diagnostic; the input is never changed and running it twice changes nothing more.
 * `emit_client(spec, out_dir, vendor=..., header=...)`: runs the generator in-process on the
-  prepared spec, formats the result with ruff, puts `header` on the first line of every module,
+  prepared spec, makes path parameters "." and ".." travel percent-encoded (URL normalisation
+  would drop them), formats the result with ruff, puts `header` on the first line of every module,
   checks that each operation got its module, and only then swaps the finished package into
   `out_dir`. The generator's own warnings come back as diagnostics: a skipped operation is an ERROR.
 
@@ -706,6 +707,36 @@ def _format(package_dir: Path) -> None:
             )
 
 
+# openapi-python-client quotes a path parameter with `quote(str(x), safe="")`, which leaves "."
+# and ".." as they are; httpx then removes them as dot segments, and PUT /things/../bookkeep goes
+# to PUT /bookkeep. The rewrite percent-encodes exactly those two values.
+_PATH_QUOTE = re.compile(r'quote\(str\((\w+)\), safe=""\)')
+_PATH_QUOTE_DOT_SAFE = (
+    r'(quote(str(\1), safe="") if str(\1) not in (".", "..") else str(\1).replace(".", "%2E"))'
+)
+
+
+def _encode_dot_segments(package_dir: Path) -> list[Diagnostic]:
+    """Path parameters "." and ".." sent percent-encoded, so they stay inside their segment."""
+    count = 0
+    for path in sorted((package_dir / "api").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        new, n = _PATH_QUOTE.subn(_PATH_QUOTE_DOT_SAFE, text)
+        if n:
+            path.write_text(new, encoding="utf-8")
+            count += n
+    if not count:
+        return []
+    return [
+        Diagnostic(
+            Severity.INFO,
+            "dot-segment-path",
+            f"{count} path parameter(s) send '.' and '..' as %2E, so URL normalisation cannot drop them",
+            "api/",
+        )
+    ]
+
+
 def _stamp(package_dir: Path, header: str) -> None:
     for path in sorted(package_dir.rglob("*.py")):
         text = path.read_text(encoding="utf-8")
@@ -784,6 +815,7 @@ def emit_client(
         diags.extend(gen_diags)
         if not package_dir.is_dir():
             raise GenerationError(f"openapi-python-client wrote nothing for {vendor}")
+        diags.extend(_encode_dot_segments(package_dir))
         _format(package_dir)
         _stamp(package_dir, header)
         diags.extend(_verify(prepared, package_dir, skipped))

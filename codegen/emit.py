@@ -1,6 +1,7 @@
 """Generate `generated/<vendor>/`: the whole pipeline, written to a temporary folder, then swapped in.
 
-spec + overlay -> normalise -> IR -> tools.py (jinja2), tools.lock.json, client/ (openapi-python-client)
+spec + overlay -> normalise -> overlay corrections -> IR -> tools.py (jinja2), tools.lock.json,
+client/ (openapi-python-client)
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from ledgermcp.codegen.build import build_ir
+from ledgermcp.codegen.corrections import apply_corrections
 from ledgermcp.codegen.diagnostics import Diagnostic, GenerationError, Severity
 from ledgermcp.codegen.ir import VendorIR
 from ledgermcp.codegen.normalize import HTTP_METHODS, load_document, normalise
 from ledgermcp.codegen.surface import SurfaceChange, diff_surface, lock_entries, parse_lock, render_lock
-from ledgermcp.codegen.vendor_config import load_vendor_config, locate_spec
+from ledgermcp.codegen.vendor_config import VendorConfig, load_vendor_config, locate_spec
 
 TEMPLATES = Path(__file__).parent / "templates"
 CLIENT_GENERATOR = "openapi-python-client 0.29.1"
@@ -82,6 +84,22 @@ def client_spec(spec: dict[str, Any], ir: VendorIR) -> dict[str, Any]:
     return out
 
 
+def described_spec(
+    config: VendorConfig,
+    root: Path,
+    spec_path: Path | None = None,
+    *,
+    progress: Callable[[str], None] = lambda _msg: None,
+) -> tuple[dict[str, Any], str, list[Diagnostic]]:
+    """The vendor's description as everything downstream reads it: found and checked, normalised,
+    corrected by the overlay. Returns (spec, sha256 of the file, diagnostics)."""
+    path, sha = locate_spec(config, root, spec_path)
+    progress(f"loading {path}")
+    spec, diags = normalise(load_document(path))
+    spec, fixes = apply_corrections(spec, config.overlay.get("corrections", []), vendor=config.name)
+    return spec, sha, diags + fixes
+
+
 def generate(
     vendor: str,
     root: Path,
@@ -92,9 +110,7 @@ def generate(
 ) -> GenerateResult:
     """Regenerate one vendor. With `check`, compare against `generated/<vendor>` and write nothing."""
     config = load_vendor_config(root, vendor)
-    path, sha = locate_spec(config, root, spec_path)
-    progress(f"loading {path}")
-    spec, diags = normalise(load_document(path))
+    spec, sha, diags = described_spec(config, root, spec_path, progress=progress)
     progress(f"building tools for {len(spec.get('paths', {}))} paths")
     ir, ir_diags = build_ir(spec, config.overlay, vendor=vendor, spec_file=config.spec_file, spec_sha256=sha)
     diags += ir_diags

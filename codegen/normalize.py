@@ -67,6 +67,7 @@ def normalise(doc: dict[str, Any]) -> tuple[dict[str, Any], list[Diagnostic]]:
         )
     _stringify_keys(spec, "#", diags)
     _star_bodies_as_json(spec, diags)
+    _content_parameters_as_schema(spec, diags)
     _rename_unsafe_schemas(spec, diags)
     return spec, diags
 
@@ -125,6 +126,57 @@ def _star_bodies_as_json(spec: dict[str, Any], diags: list[Diagnostic]) -> None:
                     f"{method} {path}",
                 )
             )
+
+
+def _content_parameters_as_schema(spec: dict[str, Any], diags: list[Diagnostic]) -> None:
+    """A parameter described by `content` with a plain-value schema (smallinvoice's `sort`:
+    `content: {"*/*": {schema: string}}`) is that plain value: give it the schema directly, or the
+    typed client leaves the parameter out and tools cannot check it."""
+    schemas = spec.get("components", {}).get("schemas") or {}
+
+    def plain(schema: Any) -> bool:
+        for _ in range(16):
+            if not (isinstance(schema, dict) and isinstance(schema.get("$ref"), str)):
+                break
+            schema = (
+                schemas.get(schema["$ref"][len(REF_PREFIX) :])
+                if schema["$ref"].startswith(REF_PREFIX)
+                else None
+            )
+        return isinstance(schema, dict) and schema.get("type") in ("string", "integer", "number", "boolean")
+
+    found: list[tuple[str, Any]] = []
+    for method, path, op, _ in operations(spec):
+        found += [(f"{method} {path}", p) for p in op.get("parameters") or []]
+    for path, item in spec.get("paths", {}).items():
+        if isinstance(item, dict):
+            found += [(path, p) for p in item.get("parameters") or []]
+    found += [
+        (f"#/components/parameters/{k}", p)
+        for k, p in (spec.get("components", {}).get("parameters") or {}).items()
+    ]
+    seen: set[int] = set()
+    for where, param in found:
+        if id(param) in seen or not isinstance(param, dict) or "schema" in param:
+            continue
+        seen.add(id(param))
+        content = param.get("content")
+        if not (isinstance(content, dict) and len(content) == 1):
+            continue
+        ((media, entry),) = content.items()
+        schema = entry.get("schema") if isinstance(entry, dict) else None
+        if not plain(schema):
+            continue
+        del param["content"]
+        param["schema"] = schema
+        diags.append(
+            Diagnostic(
+                Severity.INFO,
+                "parameter-content-as-schema",
+                f"parameter {param.get('name')!r} described as {media} content with a plain schema; used as its schema",
+                where,
+            )
+        )
 
 
 def _rename_unsafe_schemas(spec: dict[str, Any], diags: list[Diagnostic]) -> None:

@@ -118,12 +118,17 @@ def _enc(value: Any) -> str:
 
 
 def encode_path_value(value: Any) -> str:
-    """`simple` style: arrays comma-joined, objects `k,v,...`; every reserved character encoded."""
+    """`simple` style: arrays comma-joined, objects `k,v,...`; every reserved character encoded.
+
+    A value that is a dot segment ("." or "..") is sent as `%2E`/`%2E%2E`: left as it is, URL
+    normalisation would remove it and the request would reach another resource."""
     if isinstance(value, list):
-        return ",".join(_enc(v) for v in value)
-    if isinstance(value, dict):
-        return ",".join(f"{_enc(k)},{_enc(v)}" for k, v in value.items())
-    return _enc(value)
+        text = ",".join(_enc(v) for v in value)
+    elif isinstance(value, dict):
+        text = ",".join(f"{_enc(k)},{_enc(v)}" for k, v in value.items())
+    else:
+        text = _enc(value)
+    return text.replace(".", "%2E") if text in (".", "..") else text
 
 
 def encode_query(

@@ -276,6 +276,30 @@ def test_generated_client_sends_json_for_wildcard_bodies(
     assert pdf.payload.read() == b"%PDF-1.4"
 
 
+@pytest.mark.parametrize(
+    ("value", "raw_path"), [("..", b"/things/%2E%2E/print"), ("v1.2", b"/things/v1.2/print")]
+)
+def test_generated_client_keeps_dot_segments_in_their_parameter(
+    acme: tuple[Path, list[Diagnostic]], monkeypatch: pytest.MonkeyPatch, value: str, raw_path: bytes
+) -> None:
+    root, _ = acme
+    monkeypatch.syspath_prepend(str(root))
+    printing = importlib.import_module("acme_pkg.client.api.things.print_thing")
+    client_mod = importlib.import_module("acme_pkg.client")
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=b"%PDF", headers={"content-type": "application/pdf"})
+
+    client = client_mod.Client(base_url="https://acme.test")
+    client.set_httpx_client(
+        httpx.Client(base_url="https://acme.test", transport=httpx.MockTransport(handler))
+    )
+    printing.sync_detailed(value, client=client)
+    assert seen[0].url.raw_path == raw_path
+
+
 def test_skipped_operation_is_an_error_and_nothing_is_written(tmp_path: Path) -> None:
     spec = copy.deepcopy(SPEC)
     spec["paths"]["/things/{id}"]["patch"] = {

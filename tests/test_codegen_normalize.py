@@ -115,6 +115,24 @@ def test_star_body_beside_json_keeps_the_json_schema() -> None:
     assert _codes(diags) == ["star-body-as-json"]
 
 
+def test_plain_content_parameters_get_their_schema() -> None:
+    """smallinvoice describes `sort` as `*/*` content with a string schema: it is a plain string."""
+    sort = {"name": "sort", "in": "query", "content": {"*/*": {"schema": {"$ref": REF_PREFIX + "Sort"}}}}
+    shaped = {"name": "where", "in": "query", "content": {"application/json": {"schema": {"type": "object"}}}}
+    doc = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/a": {"get": {"parameters": [sort, shaped], "responses": {"200": {"description": "ok"}}}}},
+        "components": {"schemas": {"Sort": {"type": "string", "default": "name"}}},
+    }
+    spec, diags = normalise(doc)
+    first, second = spec["paths"]["/a"]["get"]["parameters"]
+    assert first == {"name": "sort", "in": "query", "schema": {"$ref": REF_PREFIX + "Sort"}}
+    assert second == shaped  # a JSON object travels as JSON: left for the caller to decide
+    assert [(d.code, d.where) for d in diags] == [("parameter-content-as-schema", "GET /a")]
+    assert "content" in doc["paths"]["/a"]["get"]["parameters"][0]  # the input is not changed
+
+
 def test_response_star_is_not_touched_by_the_body_rule() -> None:
     doc = {
         "openapi": "3.0.3",

@@ -171,7 +171,11 @@ def test_wrapper_object_is_unwrapped() -> None:
     assert "Invoice" not in schema["properties"]
     assert {"CustomerNumber", "Rows", "Comments"} <= set(schema["properties"])
     # the path parameter keeps its name; the body's DocumentNumber is read-only, so no clash arises
-    assert schema["properties"]["DocumentNumber"] == {"type": "string"}
+    assert schema["properties"]["DocumentNumber"] == {
+        "type": "string",
+        "minLength": 1,
+        "not": {"enum": [".", ".."]},
+    }
     assert body.fields["CustomerNumber"] == "CustomerNumber"
 
 
@@ -284,3 +288,84 @@ def test_read_only_behind_a_ref_is_left_out_too() -> None:
     assert schema["required"] == ["text"]
     assert set(schema["$defs"]["Author"]["properties"]) == {"name"}
     assert "ServerId" not in schema.get("$defs", {})
+
+
+def _tools_of(paths: dict[str, Any], schemas: dict[str, Any] | None = None) -> dict[str, Tool]:
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": paths,
+        "components": {"schemas": schemas or {}},
+    }
+    ir, _ = build_ir(normalise(spec)[0], {}, vendor="acme", spec_file="a.json", spec_sha256="0")
+    return {t.operation.key: t for t in ir.tools}
+
+
+def test_path_strings_refuse_what_would_leave_their_segment() -> None:
+    """An empty value or a dot segment would reach another resource (/invoices/, /invoices/../x)."""
+    schema = TOOLS["PUT /invoices/{DocumentNumber}"].input_schema
+    validator = jsonschema.Draft202012Validator(schema)
+    for bad in ("", ".", ".."):
+        assert not validator.is_valid({"DocumentNumber": bad, "CustomerNumber": "7"}), bad
+    for good in ("1001", "a.b", "...", "A/B"):
+        assert validator.is_valid({"DocumentNumber": good, "CustomerNumber": "7"}), good
+    # an integer path parameter and the query and header parameters are left as they are
+    contact = TOOLS["PUT /contacts/{id}"].input_schema["properties"]
+    assert contact["id"] == {"type": "integer"} and "not" not in contact["name"]
+
+
+def test_required_array_parameters_need_an_item() -> None:
+    """[] would put nothing on the wire: the required parameter would simply be missing."""
+    tools = _tools_of(
+        {
+            "/attachments": {
+                "get": {
+                    "parameters": [
+                        {
+                            "name": "ids",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "array", "items": {"type": "integer"}},
+                        },
+                        {
+                            "name": "tags",
+                            "in": "query",
+                            "schema": {"type": "array", "items": {"type": "string"}},
+                        },
+                    ],
+                    "responses": JSON_OK,
+                }
+            }
+        }
+    )
+    props = tools["GET /attachments"].input_schema["properties"]
+    assert props["ids"]["minItems"] == 1
+    assert "minItems" not in props["tags"]  # optional: [] just means "not given"
+
+
+def test_required_fields_of_an_optional_body_apply_once_the_body_is_sent() -> None:
+    wrap = {"$ref": REF + "InvoiceWrap"}
+    tools = _tools_of(
+        {
+            "/invoices": {"post": {"requestBody": _body(wrap, required=False), "responses": JSON_OK}},
+            "/invoices/{DocumentNumber}": {
+                "parameters": [
+                    {"name": "DocumentNumber", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "put": {"requestBody": _body(wrap, required=False), "responses": JSON_OK},
+            },
+        },
+        SCHEMAS,
+    )
+    update = jsonschema.Draft202012Validator(tools["PUT /invoices/{DocumentNumber}"].input_schema)
+    assert update.is_valid({"DocumentNumber": "1"})  # no body argument: no body, nothing required
+    assert not update.is_valid({"DocumentNumber": "1", "Comments": "x"})  # body sent without CustomerNumber
+    assert update.is_valid({"DocumentNumber": "1", "Comments": "x", "CustomerNumber": "7"})
+    create = tools["POST /invoices"].input_schema
+    assert "required" not in create
+    validator = jsonschema.Draft202012Validator(create)
+    assert validator.is_valid({}) and validator.is_valid({"CustomerNumber": "7"})
+    assert not validator.is_valid({"Comments": "x"})
+    # a required body keeps plain top-level requirements (no condition needed)
+    put = TOOLS["PUT /invoices/{DocumentNumber}"].input_schema
+    assert "if" not in put and put["required"] == ["DocumentNumber", "CustomerNumber"]

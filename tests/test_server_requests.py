@@ -28,6 +28,30 @@ def test_path_arrays_are_comma_joined() -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "raw_path"),
+    [
+        ("..", b"/v2/3/invoices/%2E%2E/bookkeep"),
+        (".", b"/v2/3/invoices/%2E/bookkeep"),
+        ("a..b", b"/v2/3/invoices/a..b/bookkeep"),
+    ],
+)
+def test_dot_segments_stay_in_their_parameter(value: str, raw_path: bytes) -> None:
+    """Left bare, ".." would be normalised away and PUT /3/invoices/../bookkeep reach PUT /3/bookkeep."""
+    tool = {
+        "name": "bookkeep_invoice",
+        "binding": {
+            "method": "PUT",
+            "path": "/3/invoices/{DocumentNumber}/bookkeep",
+            "params": [{"arg": "DocumentNumber", "name": "DocumentNumber", "in": "path", "required": True}],
+            "body": None,
+        },
+    }
+    req = build_request(tool, {"DocumentNumber": value})
+    url = req.build(httpx.AsyncClient(base_url="https://x.invalid/v2")).url
+    assert url.raw_path == raw_path
+
+
+@pytest.mark.parametrize(
     ("style", "explode", "value", "expected"),
     [
         ("form", True, ["a", "b c"], [("ids", "a"), ("ids", "b%20c")]),

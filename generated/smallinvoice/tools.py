@@ -67,7 +67,9 @@ TOOLS: list[dict[str, Any]] = [
      'input_schema': {'type': 'object',
                       'properties': {'contactId': {'type': 'integer', 'description': 'contact ID'},
                                      'groupsIds': {'type': 'string',
-                                                   'description': 'groups IDs (comma separated)'}},
+                                                   'description': 'groups IDs (comma separated)',
+                                                   'minLength': 1,
+                                                   'not': {'enum': ['.', '..']}}},
                       'required': ['contactId', 'groupsIds'],
                       'additionalProperties': False},
      'binding': {'method': 'PATCH',
@@ -2700,7 +2702,9 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'accountsIds': {'type': 'integer',
+                      'properties': {'accountsIds': {'anyOf': [{'type': 'integer'},
+                                                               {'type': 'string',
+                                                                'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                      'description': 'comma separated IDs of accounts to be '
                                                                     'deleted'}},
                       'required': ['accountsIds'],
@@ -2735,7 +2739,9 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'categoryIds': {'type': 'integer',
+                      'properties': {'categoryIds': {'anyOf': [{'type': 'integer'},
+                                                               {'type': 'string',
+                                                                'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                      'description': 'comma separated category IDs'}},
                       'required': ['categoryIds'],
                       'additionalProperties': False},
@@ -2769,7 +2775,9 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'productIds': {'type': 'integer',
+                      'properties': {'productIds': {'anyOf': [{'type': 'integer'},
+                                                              {'type': 'string',
+                                                               'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                     'description': 'comma separated product IDs'}},
                       'required': ['productIds'],
                       'additionalProperties': False},
@@ -2803,7 +2811,9 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'categoryIds': {'type': 'integer',
+                      'properties': {'categoryIds': {'anyOf': [{'type': 'integer'},
+                                                               {'type': 'string',
+                                                                'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                      'description': 'comma separated category IDs'}},
                       'required': ['categoryIds'],
                       'additionalProperties': False},
@@ -2837,7 +2847,9 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'serviceIds': {'type': 'integer',
+                      'properties': {'serviceIds': {'anyOf': [{'type': 'integer'},
+                                                              {'type': 'string',
+                                                               'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                     'description': 'comma separated service IDs'}},
                       'required': ['serviceIds'],
                       'additionalProperties': False},
@@ -2873,7 +2885,9 @@ TOOLS: list[dict[str, Any]] = [
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
                       'properties': {'contactId': {'type': 'integer', 'description': 'contact ID'},
-                                     'accountsIds': {'type': 'integer',
+                                     'accountsIds': {'anyOf': [{'type': 'integer'},
+                                                               {'type': 'string',
+                                                                'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                      'description': 'accounts IDs (comma separated)'}},
                       'required': ['contactId', 'accountsIds'],
                       'additionalProperties': False},
@@ -2915,7 +2929,9 @@ TOOLS: list[dict[str, Any]] = [
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
                       'properties': {'contactId': {'type': 'integer', 'description': 'contact ID'},
-                                     'addressesIds': {'type': 'integer',
+                                     'addressesIds': {'anyOf': [{'type': 'integer'},
+                                                                {'type': 'string',
+                                                                 'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                       'description': 'addresses IDs (comma separated)'}},
                       'required': ['contactId', 'addressesIds'],
                       'additionalProperties': False},
@@ -2955,7 +2971,8 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'groupsIds': {'type': 'integer',
+                      'properties': {'groupsIds': {'anyOf': [{'type': 'integer'},
+                                                             {'type': 'string', 'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                    'description': 'groups IDs (comma separated)'}},
                       'required': ['groupsIds'],
                       'additionalProperties': False},
@@ -2992,7 +3009,9 @@ TOOLS: list[dict[str, Any]] = [
      'input_schema': {'type': 'object',
                       'properties': {'contactId': {'type': 'integer', 'description': 'contact ID'},
                                      'peopleIds': {'type': 'string',
-                                                   'description': 'people IDs (comma separated)'}},
+                                                   'description': 'people IDs (comma separated)',
+                                                   'minLength': 1,
+                                                   'not': {'enum': ['.', '..']}}},
                       'required': ['contactId', 'peopleIds'],
                       'additionalProperties': False},
      'binding': {'method': 'DELETE',
@@ -3031,7 +3050,9 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'contactIds': {'type': 'integer',
+                      'properties': {'contactIds': {'anyOf': [{'type': 'integer'},
+                                                              {'type': 'string',
+                                                               'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                     'description': 'comma separated contact IDs'}},
                       'required': ['contactIds'],
                       'additionalProperties': False},
@@ -3065,7 +3086,9 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'costUnitsIds': {'type': 'integer',
+                      'properties': {'costUnitsIds': {'anyOf': [{'type': 'integer'},
+                                                                {'type': 'string',
+                                                                 'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                       'description': 'comma separated cost unit IDs'}},
                       'required': ['costUnitsIds'],
                       'additionalProperties': False},
@@ -3100,7 +3123,9 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'exchangeIds': {'type': 'integer',
+                      'properties': {'exchangeIds': {'anyOf': [{'type': 'integer'},
+                                                               {'type': 'string',
+                                                                'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                      'description': 'comma separated IDs of currency exchange '
                                                                     'rates to be deleted'}},
                       'required': ['exchangeIds'],
@@ -3135,7 +3160,9 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'deliveryNoteIds': {'type': 'integer',
+                      'properties': {'deliveryNoteIds': {'anyOf': [{'type': 'integer'},
+                                                                   {'type': 'string',
+                                                                    'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                          'description': 'comma separated delivery note IDs'}},
                       'required': ['deliveryNoteIds'],
                       'additionalProperties': False},
@@ -3169,7 +3196,8 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'effortIds': {'type': 'integer',
+                      'properties': {'effortIds': {'anyOf': [{'type': 'integer'},
+                                                             {'type': 'string', 'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                    'description': 'efforts IDs (comma separated)'}},
                       'required': ['effortIds'],
                       'additionalProperties': False},
@@ -3204,7 +3232,9 @@ TOOLS: list[dict[str, Any]] = [
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
                       'properties': {'invoiceId': {'type': 'integer', 'description': 'invoice ID'},
-                                     'paymentIds': {'type': 'integer',
+                                     'paymentIds': {'anyOf': [{'type': 'integer'},
+                                                              {'type': 'string',
+                                                               'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                     'description': 'payment IDs (comma separated)'}},
                       'required': ['invoiceId', 'paymentIds'],
                       'additionalProperties': False},
@@ -3244,7 +3274,9 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'invoiceIds': {'type': 'integer',
+                      'properties': {'invoiceIds': {'anyOf': [{'type': 'integer'},
+                                                              {'type': 'string',
+                                                               'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                     'description': 'comma separated invoice IDs'}},
                       'required': ['invoiceIds'],
                       'additionalProperties': False},
@@ -3278,7 +3310,8 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'letterIds': {'type': 'integer',
+                      'properties': {'letterIds': {'anyOf': [{'type': 'integer'},
+                                                             {'type': 'string', 'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                    'description': 'comma separated letter IDs'}},
                       'required': ['letterIds'],
                       'additionalProperties': False},
@@ -3312,7 +3345,9 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'offerIds': {'type': 'integer', 'description': 'comma separated offer IDs'}},
+                      'properties': {'offerIds': {'anyOf': [{'type': 'integer'},
+                                                            {'type': 'string', 'pattern': '^[0-9]+(,[0-9]+)*$'}],
+                                                  'description': 'comma separated offer IDs'}},
                       'required': ['offerIds'],
                       'additionalProperties': False},
      'binding': {'method': 'DELETE',
@@ -3345,7 +3380,9 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'orderConfirmationIds': {'type': 'integer',
+                      'properties': {'orderConfirmationIds': {'anyOf': [{'type': 'integer'},
+                                                                        {'type': 'string',
+                                                                         'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                               'description': 'comma separated order confirmation '
                                                                              'IDs'}},
                       'required': ['orderConfirmationIds'],
@@ -3380,7 +3417,9 @@ TOOLS: list[dict[str, Any]] = [
                      'idempotentHint': True,
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
-                      'properties': {'projectIds': {'type': 'integer',
+                      'properties': {'projectIds': {'anyOf': [{'type': 'integer'},
+                                                              {'type': 'string',
+                                                               'pattern': '^[0-9]+(,[0-9]+)*$'}],
                                                     'description': 'projects IDs (comma separated)'}},
                       'required': ['projectIds'],
                       'additionalProperties': False},
@@ -3416,7 +3455,9 @@ TOOLS: list[dict[str, Any]] = [
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
                       'properties': {'reminderIds': {'type': 'string',
-                                                     'description': 'reminders IDs (comma separated)'}},
+                                                     'description': 'reminders IDs (comma separated)',
+                                                     'minLength': 1,
+                                                     'not': {'enum': ['.', '..']}}},
                       'required': ['reminderIds'],
                       'additionalProperties': False},
      'binding': {'method': 'DELETE',
@@ -3450,7 +3491,9 @@ TOOLS: list[dict[str, Any]] = [
                      'openWorldHint': False},
      'input_schema': {'type': 'object',
                       'properties': {'timeIds': {'type': 'string',
-                                                 'description': 'working hours IDs (comma separated)'}},
+                                                 'description': 'working hours IDs (comma separated)',
+                                                 'minLength': 1,
+                                                 'not': {'enum': ['.', '..']}}},
                       'required': ['timeIds'],
                       'additionalProperties': False},
      'binding': {'method': 'DELETE',
@@ -4868,10 +4911,15 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/ActivitySort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'ActivitySort': {'type': 'string',
+                                                 'description': 'Sorting expression. Key or comma separated '
+                                                                'keys. Key preceded with minus (-) means '
+                                                                'descending.',
+                                                 'default': 'name'}}},
      'binding': {'method': 'GET',
                  'path': '/reporting/activities',
                  'params': [{'arg': 'with',
@@ -4942,10 +4990,16 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/ConfigurationBankAccountSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'ConfigurationBankAccountSort': {'type': 'string',
+                                                                 'description': 'Sorting expression. Key or '
+                                                                                'comma separated keys. Key '
+                                                                                'preceded with minus (-) means '
+                                                                                'descending.',
+                                                                 'default': 'id'}}},
      'binding': {'method': 'GET',
                  'path': '/configuration/bank-accounts',
                  'params': [{'arg': 'with',
@@ -5016,10 +5070,15 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/CatalogCategorySort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'CatalogCategorySort': {'type': 'string',
+                                                        'description': 'Sorting expression. Key or comma '
+                                                                       'separated keys. Key preceded with minus '
+                                                                       '(-) means descending.',
+                                                        'default': 'name'}}},
      'binding': {'method': 'GET',
                  'path': '/catalog/products/categories',
                  'params': [{'arg': 'with',
@@ -5090,10 +5149,15 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/CatalogProductSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'CatalogProductSort': {'type': 'string',
+                                                       'description': 'Sorting expression. Key or comma '
+                                                                      'separated keys. Key preceded with minus '
+                                                                      '(-) means descending.',
+                                                       'default': 'name'}}},
      'binding': {'method': 'GET',
                  'path': '/catalog/products',
                  'params': [{'arg': 'with',
@@ -5164,10 +5228,15 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/CatalogCategorySort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'CatalogCategorySort': {'type': 'string',
+                                                        'description': 'Sorting expression. Key or comma '
+                                                                       'separated keys. Key preceded with minus '
+                                                                       '(-) means descending.',
+                                                        'default': 'name'}}},
      'binding': {'method': 'GET',
                  'path': '/catalog/services/categories',
                  'params': [{'arg': 'with',
@@ -5238,10 +5307,15 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/CatalogServiceSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'CatalogServiceSort': {'type': 'string',
+                                                       'description': 'Sorting expression. Key or comma '
+                                                                      'separated keys. Key preceded with minus '
+                                                                      '(-) means descending.',
+                                                       'default': 'name'}}},
      'binding': {'method': 'GET',
                  'path': '/catalog/services',
                  'params': [{'arg': 'with',
@@ -5314,11 +5388,16 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/ContactAccountSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
                       'required': ['contactId'],
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'ContactAccountSort': {'type': 'string',
+                                                       'description': 'Sorting expression. Key or comma '
+                                                                      'separated keys. Key preceded with minus '
+                                                                      '(-) means descending.',
+                                                       'default': 'description'}}},
      'binding': {'method': 'GET',
                  'path': '/contacts/{contactId}/accounts',
                  'params': [{'arg': 'contactId',
@@ -5397,11 +5476,16 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/ContactAddressSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
                       'required': ['contactId'],
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'ContactAddressSort': {'type': 'string',
+                                                       'description': 'Sorting expression. Key or comma '
+                                                                      'separated keys. Key preceded with minus '
+                                                                      '(-) means descending.',
+                                                       'default': 'street'}}},
      'binding': {'method': 'GET',
                  'path': '/contacts/{contactId}/addresses',
                  'params': [{'arg': 'contactId',
@@ -5478,10 +5562,16 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/ContactConfigurationGroupSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'ContactConfigurationGroupSort': {'type': 'string',
+                                                                  'description': 'Sorting expression. Key or '
+                                                                                 'comma separated keys. Key '
+                                                                                 'preceded with minus (-) means '
+                                                                                 'descending.',
+                                                                  'default': 'name'}}},
      'binding': {'method': 'GET',
                  'path': '/contacts/configuration/groups',
                  'params': [{'arg': 'with',
@@ -5554,11 +5644,16 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/ContactPeopleSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
                       'required': ['contactId'],
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'ContactPeopleSort': {'type': 'string',
+                                                      'description': 'Sorting expression. Key or comma separated '
+                                                                     'keys. Key preceded with minus (-) means '
+                                                                     'descending.',
+                                                      'default': 'surname'}}},
      'binding': {'method': 'GET',
                  'path': '/contacts/{contactId}/people',
                  'params': [{'arg': 'contactId',
@@ -5635,10 +5730,14 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/ContactSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'ContactSort': {'type': 'string',
+                                                'description': 'Sorting expression. Key or comma separated keys. '
+                                                               'Key preceded with minus (-) means descending.',
+                                                'default': 'name'}}},
      'binding': {'method': 'GET',
                  'path': '/contacts',
                  'params': [{'arg': 'with',
@@ -5706,10 +5805,15 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/ReportingCostUnitSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'ReportingCostUnitSort': {'type': 'string',
+                                                          'description': 'Sorting expression. Key or comma '
+                                                                         'separated keys. Key preceded with '
+                                                                         'minus (-) means descending.',
+                                                          'default': 'name'}}},
      'binding': {'method': 'GET',
                  'path': '/reporting/cost-units',
                  'params': [{'arg': 'q',
@@ -5771,10 +5875,16 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/ConfigurationExchangeRateSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'ConfigurationExchangeRateSort': {'type': 'string',
+                                                                  'description': 'Sorting expression. Key or '
+                                                                                 'comma separated keys. Key '
+                                                                                 'preceded with minus (-) means '
+                                                                                 'descending.',
+                                                                  'default': 'currency_from,currency_to'}}},
      'binding': {'method': 'GET',
                  'path': '/configuration/exchange-rates',
                  'params': [{'arg': 'q',
@@ -5839,10 +5949,15 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/DocumentDeliveryNoteSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'DocumentDeliveryNoteSort': {'type': 'string',
+                                                             'description': 'Sorting expression. Key or comma '
+                                                                            'separated keys. Key preceded with '
+                                                                            'minus (-) means descending.',
+                                                             'default': '-number'}}},
      'binding': {'method': 'GET',
                  'path': '/receivables/delivery-notes',
                  'params': [{'arg': 'with',
@@ -5913,10 +6028,15 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/ReportingEffortSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'ReportingEffortSort': {'type': 'string',
+                                                        'description': 'Sorting expression. Key or comma '
+                                                                       'separated keys. Key preceded with minus '
+                                                                       '(-) means descending.',
+                                                        'default': '-date,-duration'}}},
      'binding': {'method': 'GET',
                  'path': '/reporting/efforts',
                  'params': [{'arg': 'with',
@@ -5989,11 +6109,16 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/DocumentInvoicePaymentSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
                       'required': ['invoiceId'],
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'DocumentInvoicePaymentSort': {'type': 'string',
+                                                               'description': 'Sorting expression. Key or comma '
+                                                                              'separated keys. Key preceded with '
+                                                                              'minus (-) means descending.',
+                                                               'default': '-date'}}},
      'binding': {'method': 'GET',
                  'path': '/receivables/invoices/{invoiceId}/payments',
                  'params': [{'arg': 'invoiceId',
@@ -6070,10 +6195,15 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/DocumentInvoiceStandardSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'DocumentInvoiceStandardSort': {'type': 'string',
+                                                                'description': 'Sorting expression. Key or comma '
+                                                                               'separated keys. Key preceded '
+                                                                               'with minus (-) means descending.',
+                                                                'default': '-number'}}},
      'binding': {'method': 'GET',
                  'path': '/receivables/invoices',
                  'params': [{'arg': 'with',
@@ -6144,10 +6274,16 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/ReceivablesConfigurationIsrSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'ReceivablesConfigurationIsrSort': {'type': 'string',
+                                                                    'description': 'Sorting expression. Key or '
+                                                                                   'comma separated keys. Key '
+                                                                                   'preceded with minus (-) '
+                                                                                   'means descending.',
+                                                                    'default': 'delivery_number'}}},
      'binding': {'method': 'GET',
                  'path': '/receivables/configuration/isrs',
                  'params': [{'arg': 'with',
@@ -6218,10 +6354,15 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/DocumentLetterSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'DocumentLetterSort': {'type': 'string',
+                                                       'description': 'Sorting expression. Key or comma '
+                                                                      'separated keys. Key preceded with minus '
+                                                                      '(-) means descending.',
+                                                       'default': 'title'}}},
      'binding': {'method': 'GET',
                  'path': '/contacts/letters',
                  'params': [{'arg': 'with',
@@ -6292,10 +6433,15 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/DocumentOfferSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'DocumentOfferSort': {'type': 'string',
+                                                      'description': 'Sorting expression. Key or comma separated '
+                                                                     'keys. Key preceded with minus (-) means '
+                                                                     'descending.',
+                                                      'default': '-number'}}},
      'binding': {'method': 'GET',
                  'path': '/receivables/offers',
                  'params': [{'arg': 'with',
@@ -6366,10 +6512,16 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/DocumentOrderConfirmationSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'DocumentOrderConfirmationSort': {'type': 'string',
+                                                                  'description': 'Sorting expression. Key or '
+                                                                                 'comma separated keys. Key '
+                                                                                 'preceded with minus (-) means '
+                                                                                 'descending.',
+                                                                  'default': '-number'}}},
      'binding': {'method': 'GET',
                  'path': '/receivables/order-confirmations',
                  'params': [{'arg': 'with',
@@ -6440,10 +6592,15 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/ReportingProjectSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'ReportingProjectSort': {'type': 'string',
+                                                         'description': 'Sorting expression. Key or comma '
+                                                                        'separated keys. Key preceded with minus '
+                                                                        '(-) means descending.',
+                                                         'default': 'name'}}},
      'binding': {'method': 'GET',
                  'path': '/reporting/projects',
                  'params': [{'arg': 'with',
@@ -6514,10 +6671,15 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/ContactReminderSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'ContactReminderSort': {'type': 'string',
+                                                        'description': 'Sorting expression. Key or comma '
+                                                                       'separated keys. Key preceded with minus '
+                                                                       '(-) means descending.',
+                                                        'default': 'date_time'}}},
      'binding': {'method': 'GET',
                  'path': '/contacts/reminders',
                  'params': [{'arg': 'with',
@@ -6588,10 +6750,16 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/CatalogConfigurationUnitSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'CatalogConfigurationUnitSort': {'type': 'string',
+                                                                 'description': 'Sorting expression. Key or '
+                                                                                'comma separated keys. Key '
+                                                                                'preceded with minus (-) means '
+                                                                                'descending.',
+                                                                 'default': 'custom,name'}}},
      'binding': {'method': 'GET',
                  'path': '/catalog/configuration/units',
                  'params': [{'arg': 'with',
@@ -6662,10 +6830,15 @@ TOOLS: list[dict[str, Any]] = [
                                                 'default': 0,
                                                 'description': 'Offset of the first item to return. The offset '
                                                                'of the initial item is 0.'},
-                                     'sort': {'type': 'string',
+                                     'sort': {'$ref': '#/$defs/WorkingHoursSort',
                                               'description': 'Sorting expression. Key or comma separated keys. '
                                                              'Key preceded with minus (-) means descending.'}},
-                      'additionalProperties': False},
+                      'additionalProperties': False,
+                      '$defs': {'WorkingHoursSort': {'type': 'string',
+                                                     'description': 'Sorting expression. Key or comma separated '
+                                                                    'keys. Key preceded with minus (-) means '
+                                                                    'descending.',
+                                                     'default': '-date,-time_start'}}},
      'binding': {'method': 'GET',
                  'path': '/reporting/working-hours',
                  'params': [{'arg': 'with',
@@ -6723,7 +6896,9 @@ TOOLS: list[dict[str, Any]] = [
      'input_schema': {'type': 'object',
                       'properties': {'contactId': {'type': 'integer', 'description': 'contact ID'},
                                      'groupsIds': {'type': 'string',
-                                                   'description': 'groups IDs (comma separated)'}},
+                                                   'description': 'groups IDs (comma separated)',
+                                                   'minLength': 1,
+                                                   'not': {'enum': ['.', '..']}}},
                       'required': ['contactId', 'groupsIds'],
                       'additionalProperties': False},
      'binding': {'method': 'PATCH',

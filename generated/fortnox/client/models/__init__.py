@@ -119,9 +119,7 @@ from .bureau_users_filter import BureauUsersFilter
 from .bureau_users_filter_statuses_item import BureauUsersFilterStatusesItem
 from .bureau_web_exception import BureauWebException
 from .create_archive_body import CreateArchiveBody
-from .create_archive_body_file import CreateArchiveBodyFile
 from .create_inbox_body import CreateInboxBody
-from .create_inbox_body_file import CreateInboxBodyFile
 from .fileattachments_attachment import FileattachmentsAttachment
 from .fileattachments_attachment_entity_type import FileattachmentsAttachmentEntityType
 from .fileattachments_number_of_attachments import FileattachmentsNumberOfAttachments
@@ -137,8 +135,17 @@ from .fortnox_absence_transaction_payload import FortnoxAbsenceTransactionPayloa
 from .fortnox_absence_transaction_payload_cause_code import (
     FortnoxAbsenceTransactionPayloadCauseCode,
 )
+from .fortnox_absence_transaction_payload_partial import (
+    FortnoxAbsenceTransactionPayloadPartial,
+)
+from .fortnox_absence_transaction_payload_partial_cause_code import (
+    FortnoxAbsenceTransactionPayloadPartialCauseCode,
+)
 from .fortnox_absence_transaction_payload_wrap import (
     FortnoxAbsenceTransactionPayloadWrap,
+)
+from .fortnox_absence_transaction_payload_wrap_partial import (
+    FortnoxAbsenceTransactionPayloadWrapPartial,
 )
 from .fortnox_absence_transaction_single_item import FortnoxAbsenceTransactionSingleItem
 from .fortnox_absence_transaction_single_item_cause_code import (
@@ -164,6 +171,16 @@ from .fortnox_account_payload_cost_center_settings import (
 from .fortnox_account_payload_opening_quantities import (
     FortnoxAccountPayloadOpeningQuantities,
 )
+from .fortnox_account_payload_partial import FortnoxAccountPayloadPartial
+from .fortnox_account_payload_partial_cost_center_settings import (
+    FortnoxAccountPayloadPartialCostCenterSettings,
+)
+from .fortnox_account_payload_partial_project_settings import (
+    FortnoxAccountPayloadPartialProjectSettings,
+)
+from .fortnox_account_payload_partial_transaction_information_settings import (
+    FortnoxAccountPayloadPartialTransactionInformationSettings,
+)
 from .fortnox_account_payload_project_settings import (
     FortnoxAccountPayloadProjectSettings,
 )
@@ -171,6 +188,7 @@ from .fortnox_account_payload_transaction_information_settings import (
     FortnoxAccountPayloadTransactionInformationSettings,
 )
 from .fortnox_account_payload_wrap import FortnoxAccountPayloadWrap
+from .fortnox_account_payload_wrap_partial import FortnoxAccountPayloadWrapPartial
 from .fortnox_account_single_item import FortnoxAccountSingleItem
 from .fortnox_account_single_item_cost_center_settings import (
     FortnoxAccountSingleItemCostCenterSettings,
@@ -202,6 +220,9 @@ from .fortnox_article_list_item import FortnoxArticleListItem
 from .fortnox_article_list_item_list import FortnoxArticleListItemList
 from .fortnox_article_list_item_v2 import FortnoxArticleListItemV2
 from .fortnox_article_list_item_v2_list import FortnoxArticleListItemV2List
+from .fortnox_article_partial import FortnoxArticlePartial
+from .fortnox_article_partial_housework_type import FortnoxArticlePartialHouseworkType
+from .fortnox_article_partial_type import FortnoxArticlePartialType
 from .fortnox_article_type import FortnoxArticleType
 from .fortnox_article_url_connection import FortnoxArticleUrlConnection
 from .fortnox_article_url_connection_list_item import (
@@ -210,7 +231,11 @@ from .fortnox_article_url_connection_list_item import (
 from .fortnox_article_url_connection_list_item_list import (
     FortnoxArticleUrlConnectionListItemList,
 )
+from .fortnox_article_url_connection_partial import FortnoxArticleUrlConnectionPartial
 from .fortnox_article_url_connection_wrap import FortnoxArticleUrlConnectionWrap
+from .fortnox_article_url_connection_wrap_partial import (
+    FortnoxArticleUrlConnectionWrapPartial,
+)
 from .fortnox_article_v2 import FortnoxArticleV2
 from .fortnox_article_v2_bundle import FortnoxArticleV2Bundle
 from .fortnox_article_v2_bundle_price_adjustment_row import (
@@ -221,6 +246,7 @@ from .fortnox_article_v2_housework_type import FortnoxArticleV2HouseworkType
 from .fortnox_article_v2_type import FortnoxArticleV2Type
 from .fortnox_article_v2_wrap import FortnoxArticleV2Wrap
 from .fortnox_article_wrap import FortnoxArticleWrap
+from .fortnox_article_wrap_partial import FortnoxArticleWrapPartial
 from .fortnox_asset import FortnoxAsset
 from .fortnox_asset_file_connection import FortnoxAssetFileConnection
 from .fortnox_asset_file_connection_response import FortnoxAssetFileConnectionResponse
@@ -241,7 +267,14 @@ from .fortnox_attendance_transaction_list_item_cause_code import (
 from .fortnox_attendance_transaction_list_item_list import (
     FortnoxAttendanceTransactionListItemList,
 )
+from .fortnox_attendance_transaction_partial import FortnoxAttendanceTransactionPartial
+from .fortnox_attendance_transaction_partial_cause_code import (
+    FortnoxAttendanceTransactionPartialCauseCode,
+)
 from .fortnox_attendance_transaction_wrap import FortnoxAttendanceTransactionWrap
+from .fortnox_attendance_transaction_wrap_partial import (
+    FortnoxAttendanceTransactionWrapPartial,
+)
 from .fortnox_auth_data import FortnoxAuthData
 from .fortnox_authorization_code import FortnoxAuthorizationCode
 from .fortnox_bundle_price_calculation import FortnoxBundlePriceCalculation
@@ -270,8 +303,11 @@ from .fortnox_contract_accrual_list_item_list import FortnoxContractAccrualListI
 from .fortnox_contract_accrual_list_item_period import (
     FortnoxContractAccrualListItemPeriod,
 )
+from .fortnox_contract_accrual_partial import FortnoxContractAccrualPartial
+from .fortnox_contract_accrual_partial_period import FortnoxContractAccrualPartialPeriod
 from .fortnox_contract_accrual_period import FortnoxContractAccrualPeriod
 from .fortnox_contract_accrual_wrap import FortnoxContractAccrualWrap
+from .fortnox_contract_accrual_wrap_partial import FortnoxContractAccrualWrapPartial
 from .fortnox_contract_email_information import FortnoxContractEmailInformation
 from .fortnox_contract_invoice_row import FortnoxContractInvoiceRow
 from .fortnox_contract_invoice_row_discount_type import (
@@ -280,6 +316,11 @@ from .fortnox_contract_invoice_row_discount_type import (
 from .fortnox_contract_language import FortnoxContractLanguage
 from .fortnox_contract_list_item import FortnoxContractListItem
 from .fortnox_contract_list_item_list import FortnoxContractListItemList
+from .fortnox_contract_partial import FortnoxContractPartial
+from .fortnox_contract_partial_language import FortnoxContractPartialLanguage
+from .fortnox_contract_partial_tax_reduction_type import (
+    FortnoxContractPartialTaxReductionType,
+)
 from .fortnox_contract_tax_reduction_type import FortnoxContractTaxReductionType
 from .fortnox_contract_template import FortnoxContractTemplate
 from .fortnox_contract_template_invoice_row import FortnoxContractTemplateInvoiceRow
@@ -290,11 +331,16 @@ from .fortnox_contract_template_list_item import FortnoxContractTemplateListItem
 from .fortnox_contract_template_list_item_list import (
     FortnoxContractTemplateListItemList,
 )
+from .fortnox_contract_template_partial import FortnoxContractTemplatePartial
 from .fortnox_contract_template_wrap import FortnoxContractTemplateWrap
+from .fortnox_contract_template_wrap_partial import FortnoxContractTemplateWrapPartial
 from .fortnox_contract_wrap import FortnoxContractWrap
+from .fortnox_contract_wrap_partial import FortnoxContractWrapPartial
 from .fortnox_cost_center import FortnoxCostCenter
 from .fortnox_cost_center_list import FortnoxCostCenterList
+from .fortnox_cost_center_partial import FortnoxCostCenterPartial
 from .fortnox_cost_center_wrap import FortnoxCostCenterWrap
+from .fortnox_cost_center_wrap_partial import FortnoxCostCenterWrapPartial
 from .fortnox_create_asset import FortnoxCreateAsset
 from .fortnox_create_asset_file_connection import FortnoxCreateAssetFileConnection
 from .fortnox_create_asset_wrap import FortnoxCreateAssetWrap
@@ -302,7 +348,9 @@ from .fortnox_create_payload import FortnoxCreatePayload
 from .fortnox_create_payload_wrap import FortnoxCreatePayloadWrap
 from .fortnox_currency import FortnoxCurrency
 from .fortnox_currency_list import FortnoxCurrencyList
+from .fortnox_currency_partial import FortnoxCurrencyPartial
 from .fortnox_currency_wrap import FortnoxCurrencyWrap
+from .fortnox_currency_wrap_partial import FortnoxCurrencyWrapPartial
 from .fortnox_customer import FortnoxCustomer
 from .fortnox_customer_default_delivery_types import FortnoxCustomerDefaultDeliveryTypes
 from .fortnox_customer_default_delivery_types_invoice import (
@@ -317,6 +365,9 @@ from .fortnox_customer_default_delivery_types_order import (
 from .fortnox_customer_default_templates import FortnoxCustomerDefaultTemplates
 from .fortnox_customer_list_item import FortnoxCustomerListItem
 from .fortnox_customer_list_item_list import FortnoxCustomerListItemList
+from .fortnox_customer_partial import FortnoxCustomerPartial
+from .fortnox_customer_partial_type import FortnoxCustomerPartialType
+from .fortnox_customer_partial_vat_type import FortnoxCustomerPartialVATType
 from .fortnox_customer_reference import FortnoxCustomerReference
 from .fortnox_customer_reference_customer_reference_row import (
     FortnoxCustomerReferenceCustomerReferenceRow,
@@ -328,6 +379,7 @@ from .fortnox_customer_reference_wrap import FortnoxCustomerReferenceWrap
 from .fortnox_customer_type import FortnoxCustomerType
 from .fortnox_customer_vat_type import FortnoxCustomerVATType
 from .fortnox_customer_wrap import FortnoxCustomerWrap
+from .fortnox_customer_wrap_partial import FortnoxCustomerWrapPartial
 from .fortnox_delete import FortnoxDelete
 from .fortnox_delete_wrap import FortnoxDeleteWrap
 from .fortnox_depreciation import FortnoxDepreciation
@@ -356,11 +408,21 @@ from .fortnox_employee_list_item_tax_allowance import (
 )
 from .fortnox_employee_list_item_wrap import FortnoxEmployeeListItemWrap
 from .fortnox_employee_opening_salary import FortnoxEmployeeOpeningSalary
+from .fortnox_employee_partial import FortnoxEmployeePartial
+from .fortnox_employee_partial_employment_form import (
+    FortnoxEmployeePartialEmploymentForm,
+)
+from .fortnox_employee_partial_fora_type import FortnoxEmployeePartialForaType
+from .fortnox_employee_partial_payslip_type import FortnoxEmployeePartialPayslipType
+from .fortnox_employee_partial_personel_type import FortnoxEmployeePartialPersonelType
+from .fortnox_employee_partial_salary_form import FortnoxEmployeePartialSalaryForm
+from .fortnox_employee_partial_tax_allowance import FortnoxEmployeePartialTaxAllowance
 from .fortnox_employee_payslip_type import FortnoxEmployeePayslipType
 from .fortnox_employee_personel_type import FortnoxEmployeePersonelType
 from .fortnox_employee_salary_form import FortnoxEmployeeSalaryForm
 from .fortnox_employee_tax_allowance import FortnoxEmployeeTaxAllowance
 from .fortnox_employee_wrap import FortnoxEmployeeWrap
+from .fortnox_employee_wrap_partial import FortnoxEmployeeWrapPartial
 from .fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from .fortnox_error_information_wrap_error_information import (
     FortnoxErrorInformationWrapErrorInformation,
@@ -394,8 +456,11 @@ from .fortnox_invoice_accrual_list_item_list import FortnoxInvoiceAccrualListIte
 from .fortnox_invoice_accrual_list_item_period import (
     FortnoxInvoiceAccrualListItemPeriod,
 )
+from .fortnox_invoice_accrual_partial import FortnoxInvoiceAccrualPartial
+from .fortnox_invoice_accrual_partial_period import FortnoxInvoiceAccrualPartialPeriod
 from .fortnox_invoice_accrual_period import FortnoxInvoiceAccrualPeriod
 from .fortnox_invoice_accrual_wrap import FortnoxInvoiceAccrualWrap
+from .fortnox_invoice_accrual_wrap_partial import FortnoxInvoiceAccrualWrapPartial
 from .fortnox_invoice_edi_information import FortnoxInvoiceEDIInformation
 from .fortnox_invoice_email_information import FortnoxInvoiceEmailInformation
 from .fortnox_invoice_invoice_row import FortnoxInvoiceInvoiceRow
@@ -426,6 +491,16 @@ from .fortnox_invoice_payload_invoice_row_house_work_type import (
 from .fortnox_invoice_payload_invoice_type import FortnoxInvoicePayloadInvoiceType
 from .fortnox_invoice_payload_label import FortnoxInvoicePayloadLabel
 from .fortnox_invoice_payload_language import FortnoxInvoicePayloadLanguage
+from .fortnox_invoice_payload_partial import FortnoxInvoicePayloadPartial
+from .fortnox_invoice_payload_partial_invoice_type import (
+    FortnoxInvoicePayloadPartialInvoiceType,
+)
+from .fortnox_invoice_payload_partial_language import (
+    FortnoxInvoicePayloadPartialLanguage,
+)
+from .fortnox_invoice_payload_partial_tax_reduction_type import (
+    FortnoxInvoicePayloadPartialTaxReductionType,
+)
 from .fortnox_invoice_payload_tax_reduction_type import (
     FortnoxInvoicePayloadTaxReductionType,
 )
@@ -461,11 +536,14 @@ from .fortnox_invoice_payload_v2edi_information import (
     FortnoxInvoicePayloadV2EDIInformation,
 )
 from .fortnox_invoice_payload_wrap import FortnoxInvoicePayloadWrap
+from .fortnox_invoice_payload_wrap_partial import FortnoxInvoicePayloadWrapPartial
 from .fortnox_invoice_payment import FortnoxInvoicePayment
 from .fortnox_invoice_payment_list_item import FortnoxInvoicePaymentListItem
 from .fortnox_invoice_payment_list_item_list import FortnoxInvoicePaymentListItemList
+from .fortnox_invoice_payment_partial import FortnoxInvoicePaymentPartial
 from .fortnox_invoice_payment_way import FortnoxInvoicePaymentWay
 from .fortnox_invoice_payment_wrap import FortnoxInvoicePaymentWrap
+from .fortnox_invoice_payment_wrap_partial import FortnoxInvoicePaymentWrapPartial
 from .fortnox_invoice_payment_write_off import FortnoxInvoicePaymentWriteOff
 from .fortnox_invoice_response import FortnoxInvoiceResponse
 from .fortnox_invoice_response_wrap import FortnoxInvoiceResponseWrap
@@ -500,7 +578,9 @@ from .fortnox_invoice_v2edi_information import FortnoxInvoiceV2EDIInformation
 from .fortnox_invoice_wrap import FortnoxInvoiceWrap
 from .fortnox_label import FortnoxLabel
 from .fortnox_label_list import FortnoxLabelList
+from .fortnox_label_partial import FortnoxLabelPartial
 from .fortnox_label_wrap import FortnoxLabelWrap
+from .fortnox_label_wrap_partial import FortnoxLabelWrapPartial
 from .fortnox_list_asset import FortnoxListAsset
 from .fortnox_list_asset_wrap import FortnoxListAssetWrap
 from .fortnox_locked_period import FortnoxLockedPeriod
@@ -511,7 +591,9 @@ from .fortnox_me_wrap import FortnoxMeWrap
 from .fortnox_meta_information import FortnoxMetaInformation
 from .fortnox_mode_of_payment import FortnoxModeOfPayment
 from .fortnox_mode_of_payment_list import FortnoxModeOfPaymentList
+from .fortnox_mode_of_payment_partial import FortnoxModeOfPaymentPartial
 from .fortnox_mode_of_payment_wrap import FortnoxModeOfPaymentWrap
+from .fortnox_mode_of_payment_wrap_partial import FortnoxModeOfPaymentWrapPartial
 from .fortnox_offer import FortnoxOffer
 from .fortnox_offer_email_information import FortnoxOfferEmailInformation
 from .fortnox_offer_label import FortnoxOfferLabel
@@ -520,6 +602,10 @@ from .fortnox_offer_list_item_list import FortnoxOfferListItemList
 from .fortnox_offer_offer_row import FortnoxOfferOfferRow
 from .fortnox_offer_offer_row_discount_type import FortnoxOfferOfferRowDiscountType
 from .fortnox_offer_offer_row_house_work_type import FortnoxOfferOfferRowHouseWorkType
+from .fortnox_offer_partial import FortnoxOfferPartial
+from .fortnox_offer_partial_tax_reduction_type import (
+    FortnoxOfferPartialTaxReductionType,
+)
 from .fortnox_offer_payload_v2 import FortnoxOfferPayloadV2
 from .fortnox_offer_payload_v2_bundle import FortnoxOfferPayloadV2Bundle
 from .fortnox_offer_payload_v2_email_information import (
@@ -566,6 +652,7 @@ from .fortnox_offer_v2_offer_row_house_work_type import (
 from .fortnox_offer_v2_tax_reduction_type import FortnoxOfferV2TaxReductionType
 from .fortnox_offer_v2_wrap import FortnoxOfferV2Wrap
 from .fortnox_offer_wrap import FortnoxOfferWrap
+from .fortnox_offer_wrap_partial import FortnoxOfferWrapPartial
 from .fortnox_order import FortnoxOrder
 from .fortnox_order_delivery_state import FortnoxOrderDeliveryState
 from .fortnox_order_email_information import FortnoxOrderEmailInformation
@@ -575,6 +662,11 @@ from .fortnox_order_list_item_list import FortnoxOrderListItemList
 from .fortnox_order_order_row import FortnoxOrderOrderRow
 from .fortnox_order_order_row_discount_type import FortnoxOrderOrderRowDiscountType
 from .fortnox_order_order_row_house_work_type import FortnoxOrderOrderRowHouseWorkType
+from .fortnox_order_partial import FortnoxOrderPartial
+from .fortnox_order_partial_delivery_state import FortnoxOrderPartialDeliveryState
+from .fortnox_order_partial_tax_reduction_type import (
+    FortnoxOrderPartialTaxReductionType,
+)
 from .fortnox_order_payload_v2 import FortnoxOrderPayloadV2
 from .fortnox_order_payload_v2_bundle import FortnoxOrderPayloadV2Bundle
 from .fortnox_order_payload_v2_delivery_state import FortnoxOrderPayloadV2DeliveryState
@@ -623,30 +715,46 @@ from .fortnox_order_v2_order_row_house_work_type import (
 from .fortnox_order_v2_tax_reduction_type import FortnoxOrderV2TaxReductionType
 from .fortnox_order_v2_wrap import FortnoxOrderV2Wrap
 from .fortnox_order_wrap import FortnoxOrderWrap
+from .fortnox_order_wrap_partial import FortnoxOrderWrapPartial
 from .fortnox_paged_client_info import FortnoxPagedClientInfo
 from .fortnox_pause_payload import FortnoxPausePayload
 from .fortnox_pause_payload_wrap import FortnoxPausePayloadWrap
 from .fortnox_predefined_account import FortnoxPredefinedAccount
 from .fortnox_predefined_account_list import FortnoxPredefinedAccountList
+from .fortnox_predefined_account_partial import FortnoxPredefinedAccountPartial
 from .fortnox_predefined_account_wrap import FortnoxPredefinedAccountWrap
+from .fortnox_predefined_account_wrap_partial import FortnoxPredefinedAccountWrapPartial
 from .fortnox_predefined_voucher_series import FortnoxPredefinedVoucherSeries
 from .fortnox_predefined_voucher_series_list import FortnoxPredefinedVoucherSeriesList
+from .fortnox_predefined_voucher_series_partial import (
+    FortnoxPredefinedVoucherSeriesPartial,
+)
 from .fortnox_predefined_voucher_series_wrap import FortnoxPredefinedVoucherSeriesWrap
+from .fortnox_predefined_voucher_series_wrap_partial import (
+    FortnoxPredefinedVoucherSeriesWrapPartial,
+)
 from .fortnox_price import FortnoxPrice
 from .fortnox_price_list import FortnoxPriceList
 from .fortnox_price_list_item import FortnoxPriceListItem
 from .fortnox_price_list_item_list import FortnoxPriceListItemList
 from .fortnox_price_list_list import FortnoxPriceListList
+from .fortnox_price_list_partial import FortnoxPriceListPartial
 from .fortnox_price_list_wrap import FortnoxPriceListWrap
+from .fortnox_price_list_wrap_partial import FortnoxPriceListWrapPartial
+from .fortnox_price_partial import FortnoxPricePartial
 from .fortnox_price_wrap import FortnoxPriceWrap
+from .fortnox_price_wrap_partial import FortnoxPriceWrapPartial
 from .fortnox_print_template import FortnoxPrintTemplate
 from .fortnox_print_template_list import FortnoxPrintTemplateList
 from .fortnox_project import FortnoxProject
 from .fortnox_project_list_item import FortnoxProjectListItem
 from .fortnox_project_list_item_list import FortnoxProjectListItemList
 from .fortnox_project_list_item_status import FortnoxProjectListItemStatus
+from .fortnox_project_partial import FortnoxProjectPartial
+from .fortnox_project_partial_status import FortnoxProjectPartialStatus
 from .fortnox_project_status import FortnoxProjectStatus
 from .fortnox_project_wrap import FortnoxProjectWrap
+from .fortnox_project_wrap_partial import FortnoxProjectWrapPartial
 from .fortnox_report_payment_payload import FortnoxReportPaymentPayload
 from .fortnox_report_payment_payload_wrap import FortnoxReportPaymentPayloadWrap
 from .fortnox_salary_transaction import FortnoxSalaryTransaction
@@ -654,7 +762,9 @@ from .fortnox_salary_transaction_list_item import FortnoxSalaryTransactionListIt
 from .fortnox_salary_transaction_list_item_list import (
     FortnoxSalaryTransactionListItemList,
 )
+from .fortnox_salary_transaction_partial import FortnoxSalaryTransactionPartial
 from .fortnox_salary_transaction_wrap import FortnoxSalaryTransactionWrap
+from .fortnox_salary_transaction_wrap_partial import FortnoxSalaryTransactionWrapPartial
 from .fortnox_schedule_time import FortnoxScheduleTime
 from .fortnox_schedule_time_wrap import FortnoxScheduleTimeWrap
 from .fortnox_scrap import FortnoxScrap
@@ -676,11 +786,20 @@ from .fortnox_supplier_invoice_accrual_list_item_list import (
 from .fortnox_supplier_invoice_accrual_list_item_period import (
     FortnoxSupplierInvoiceAccrualListItemPeriod,
 )
+from .fortnox_supplier_invoice_accrual_partial import (
+    FortnoxSupplierInvoiceAccrualPartial,
+)
+from .fortnox_supplier_invoice_accrual_partial_period import (
+    FortnoxSupplierInvoiceAccrualPartialPeriod,
+)
 from .fortnox_supplier_invoice_accrual_period import FortnoxSupplierInvoiceAccrualPeriod
 from .fortnox_supplier_invoice_accrual_supplier_invoice_accrual_rows import (
     FortnoxSupplierInvoiceAccrualSupplierInvoiceAccrualRows,
 )
 from .fortnox_supplier_invoice_accrual_wrap import FortnoxSupplierInvoiceAccrualWrap
+from .fortnox_supplier_invoice_accrual_wrap_partial import (
+    FortnoxSupplierInvoiceAccrualWrapPartial,
+)
 from .fortnox_supplier_invoice_external_url_connection import (
     FortnoxSupplierInvoiceExternalURLConnection,
 )
@@ -704,6 +823,16 @@ from .fortnox_supplier_invoice_list_item_voucher import (
     FortnoxSupplierInvoiceListItemVoucher,
 )
 from .fortnox_supplier_invoice_list_item_wrap import FortnoxSupplierInvoiceListItemWrap
+from .fortnox_supplier_invoice_partial import FortnoxSupplierInvoicePartial
+from .fortnox_supplier_invoice_partial_accounting_method import (
+    FortnoxSupplierInvoicePartialAccountingMethod,
+)
+from .fortnox_supplier_invoice_partial_sales_type import (
+    FortnoxSupplierInvoicePartialSalesType,
+)
+from .fortnox_supplier_invoice_partial_vat_type import (
+    FortnoxSupplierInvoicePartialVATType,
+)
 from .fortnox_supplier_invoice_payment import FortnoxSupplierInvoicePayment
 from .fortnox_supplier_invoice_payment_list_item import (
     FortnoxSupplierInvoicePaymentListItem,
@@ -714,8 +843,17 @@ from .fortnox_supplier_invoice_payment_list_item_list import (
 from .fortnox_supplier_invoice_payment_list_item_source import (
     FortnoxSupplierInvoicePaymentListItemSource,
 )
+from .fortnox_supplier_invoice_payment_partial import (
+    FortnoxSupplierInvoicePaymentPartial,
+)
+from .fortnox_supplier_invoice_payment_partial_source import (
+    FortnoxSupplierInvoicePaymentPartialSource,
+)
 from .fortnox_supplier_invoice_payment_source import FortnoxSupplierInvoicePaymentSource
 from .fortnox_supplier_invoice_payment_wrap import FortnoxSupplierInvoicePaymentWrap
+from .fortnox_supplier_invoice_payment_wrap_partial import (
+    FortnoxSupplierInvoicePaymentWrapPartial,
+)
 from .fortnox_supplier_invoice_payment_write_off import (
     FortnoxSupplierInvoicePaymentWriteOff,
 )
@@ -729,14 +867,21 @@ from .fortnox_supplier_invoice_supplier_invoice_row_code import (
 from .fortnox_supplier_invoice_vat_type import FortnoxSupplierInvoiceVATType
 from .fortnox_supplier_invoice_voucher import FortnoxSupplierInvoiceVoucher
 from .fortnox_supplier_invoice_wrap import FortnoxSupplierInvoiceWrap
+from .fortnox_supplier_invoice_wrap_partial import FortnoxSupplierInvoiceWrapPartial
 from .fortnox_supplier_list_item import FortnoxSupplierListItem
 from .fortnox_supplier_list_item_list import FortnoxSupplierListItemList
+from .fortnox_supplier_partial import FortnoxSupplierPartial
 from .fortnox_supplier_wrap import FortnoxSupplierWrap
+from .fortnox_supplier_wrap_partial import FortnoxSupplierWrapPartial
 from .fortnox_tax_reduction import FortnoxTaxReduction
 from .fortnox_tax_reduction_list_item import FortnoxTaxReductionListItem
 from .fortnox_tax_reduction_list_item_list import FortnoxTaxReductionListItemList
 from .fortnox_tax_reduction_list_item_reference_document_type import (
     FortnoxTaxReductionListItemReferenceDocumentType,
+)
+from .fortnox_tax_reduction_partial import FortnoxTaxReductionPartial
+from .fortnox_tax_reduction_partial_reference_document_type import (
+    FortnoxTaxReductionPartialReferenceDocumentType,
 )
 from .fortnox_tax_reduction_reference_document_type import (
     FortnoxTaxReductionReferenceDocumentType,
@@ -748,12 +893,17 @@ from .fortnox_tax_reduction_tax_reduction_amount_work_type import (
     FortnoxTaxReductionTaxReductionAmountWorkType,
 )
 from .fortnox_tax_reduction_wrap import FortnoxTaxReductionWrap
+from .fortnox_tax_reduction_wrap_partial import FortnoxTaxReductionWrapPartial
 from .fortnox_terms_of_delivery import FortnoxTermsOfDelivery
 from .fortnox_terms_of_delivery_list import FortnoxTermsOfDeliveryList
+from .fortnox_terms_of_delivery_partial import FortnoxTermsOfDeliveryPartial
 from .fortnox_terms_of_delivery_wrap import FortnoxTermsOfDeliveryWrap
+from .fortnox_terms_of_delivery_wrap_partial import FortnoxTermsOfDeliveryWrapPartial
 from .fortnox_terms_of_payment import FortnoxTermsOfPayment
 from .fortnox_terms_of_payment_list import FortnoxTermsOfPaymentList
+from .fortnox_terms_of_payment_partial import FortnoxTermsOfPaymentPartial
 from .fortnox_terms_of_payment_wrap import FortnoxTermsOfPaymentWrap
+from .fortnox_terms_of_payment_wrap_partial import FortnoxTermsOfPaymentWrapPartial
 from .fortnox_trusted_email_sender import FortnoxTrustedEmailSender
 from .fortnox_trusted_email_sender_rejected_sender import (
     FortnoxTrustedEmailSenderRejectedSender,
@@ -767,7 +917,9 @@ from .fortnox_trusted_email_sender_trusted_sender_wrap import (
 from .fortnox_trusted_email_sender_wrap import FortnoxTrustedEmailSenderWrap
 from .fortnox_unit import FortnoxUnit
 from .fortnox_unit_list import FortnoxUnitList
+from .fortnox_unit_partial import FortnoxUnitPartial
 from .fortnox_unit_wrap import FortnoxUnitWrap
+from .fortnox_unit_wrap_partial import FortnoxUnitWrapPartial
 from .fortnox_update_asset import FortnoxUpdateAsset
 from .fortnox_update_asset_update_wrap import FortnoxUpdateAssetUpdateWrap
 from .fortnox_update_asset_wrap import FortnoxUpdateAssetWrap
@@ -791,12 +943,16 @@ from .fortnox_voucher_series_list_item_approver import (
     FortnoxVoucherSeriesListItemApprover,
 )
 from .fortnox_voucher_series_list_item_list import FortnoxVoucherSeriesListItemList
+from .fortnox_voucher_series_partial import FortnoxVoucherSeriesPartial
 from .fortnox_voucher_series_wrap import FortnoxVoucherSeriesWrap
+from .fortnox_voucher_series_wrap_partial import FortnoxVoucherSeriesWrapPartial
 from .fortnox_voucher_voucher_row import FortnoxVoucherVoucherRow
 from .fortnox_voucher_wrap import FortnoxVoucherWrap
 from .fortnox_way_of_delivery import FortnoxWayOfDelivery
 from .fortnox_way_of_delivery_list import FortnoxWayOfDeliveryList
+from .fortnox_way_of_delivery_partial import FortnoxWayOfDeliveryPartial
 from .fortnox_way_of_delivery_wrap import FortnoxWayOfDeliveryWrap
+from .fortnox_way_of_delivery_wrap_partial import FortnoxWayOfDeliveryWrapPartial
 from .fortnox_write_down import FortnoxWriteDown
 from .fortnox_write_down_wrap import FortnoxWriteDownWrap
 from .fortnox_write_up import FortnoxWriteUp
@@ -1136,9 +1292,7 @@ __all__ = (
     "BureauUserWithClientInfo",
     "BureauWebException",
     "CreateArchiveBody",
-    "CreateArchiveBodyFile",
     "CreateInboxBody",
-    "CreateInboxBodyFile",
     "FileattachmentsAttachment",
     "FileattachmentsAttachmentEntityType",
     "FileattachmentsNumberOfAttachments",
@@ -1148,7 +1302,10 @@ __all__ = (
     "FortnoxAbsenceTransactionListItemWrap",
     "FortnoxAbsenceTransactionPayload",
     "FortnoxAbsenceTransactionPayloadCauseCode",
+    "FortnoxAbsenceTransactionPayloadPartial",
+    "FortnoxAbsenceTransactionPayloadPartialCauseCode",
     "FortnoxAbsenceTransactionPayloadWrap",
+    "FortnoxAbsenceTransactionPayloadWrapPartial",
     "FortnoxAbsenceTransactionSingleItem",
     "FortnoxAbsenceTransactionSingleItemCauseCode",
     "FortnoxAbsenceTransactionSingleItemWrap",
@@ -1161,9 +1318,14 @@ __all__ = (
     "FortnoxAccountPayload",
     "FortnoxAccountPayloadCostCenterSettings",
     "FortnoxAccountPayloadOpeningQuantities",
+    "FortnoxAccountPayloadPartial",
+    "FortnoxAccountPayloadPartialCostCenterSettings",
+    "FortnoxAccountPayloadPartialProjectSettings",
+    "FortnoxAccountPayloadPartialTransactionInformationSettings",
     "FortnoxAccountPayloadProjectSettings",
     "FortnoxAccountPayloadTransactionInformationSettings",
     "FortnoxAccountPayloadWrap",
+    "FortnoxAccountPayloadWrapPartial",
     "FortnoxAccountSingleItem",
     "FortnoxAccountSingleItemCostCenterSettings",
     "FortnoxAccountSingleItemOpeningQuantities",
@@ -1181,11 +1343,16 @@ __all__ = (
     "FortnoxArticleListItemList",
     "FortnoxArticleListItemV2",
     "FortnoxArticleListItemV2List",
+    "FortnoxArticlePartial",
+    "FortnoxArticlePartialHouseworkType",
+    "FortnoxArticlePartialType",
     "FortnoxArticleType",
     "FortnoxArticleUrlConnection",
     "FortnoxArticleUrlConnectionListItem",
     "FortnoxArticleUrlConnectionListItemList",
+    "FortnoxArticleUrlConnectionPartial",
     "FortnoxArticleUrlConnectionWrap",
+    "FortnoxArticleUrlConnectionWrapPartial",
     "FortnoxArticleV2",
     "FortnoxArticleV2Bundle",
     "FortnoxArticleV2BundlePriceAdjustmentRow",
@@ -1194,6 +1361,7 @@ __all__ = (
     "FortnoxArticleV2Type",
     "FortnoxArticleV2Wrap",
     "FortnoxArticleWrap",
+    "FortnoxArticleWrapPartial",
     "FortnoxAsset",
     "FortnoxAssetFileConnection",
     "FortnoxAssetFileConnectionResponse",
@@ -1206,7 +1374,10 @@ __all__ = (
     "FortnoxAttendanceTransactionListItem",
     "FortnoxAttendanceTransactionListItemCauseCode",
     "FortnoxAttendanceTransactionListItemList",
+    "FortnoxAttendanceTransactionPartial",
+    "FortnoxAttendanceTransactionPartialCauseCode",
     "FortnoxAttendanceTransactionWrap",
+    "FortnoxAttendanceTransactionWrapPartial",
     "FortnoxAuthData",
     "FortnoxAuthorizationCode",
     "FortnoxBundlePriceCalculation",
@@ -1227,25 +1398,36 @@ __all__ = (
     "FortnoxContractAccrualListItem",
     "FortnoxContractAccrualListItemList",
     "FortnoxContractAccrualListItemPeriod",
+    "FortnoxContractAccrualPartial",
+    "FortnoxContractAccrualPartialPeriod",
     "FortnoxContractAccrualPeriod",
     "FortnoxContractAccrualWrap",
+    "FortnoxContractAccrualWrapPartial",
     "FortnoxContractEmailInformation",
     "FortnoxContractInvoiceRow",
     "FortnoxContractInvoiceRowDiscountType",
     "FortnoxContractLanguage",
     "FortnoxContractListItem",
     "FortnoxContractListItemList",
+    "FortnoxContractPartial",
+    "FortnoxContractPartialLanguage",
+    "FortnoxContractPartialTaxReductionType",
     "FortnoxContractTaxReductionType",
     "FortnoxContractTemplate",
     "FortnoxContractTemplateInvoiceRow",
     "FortnoxContractTemplateInvoiceRowDiscountType",
     "FortnoxContractTemplateListItem",
     "FortnoxContractTemplateListItemList",
+    "FortnoxContractTemplatePartial",
     "FortnoxContractTemplateWrap",
+    "FortnoxContractTemplateWrapPartial",
     "FortnoxContractWrap",
+    "FortnoxContractWrapPartial",
     "FortnoxCostCenter",
     "FortnoxCostCenterList",
+    "FortnoxCostCenterPartial",
     "FortnoxCostCenterWrap",
+    "FortnoxCostCenterWrapPartial",
     "FortnoxCreateAsset",
     "FortnoxCreateAssetFileConnection",
     "FortnoxCreateAssetWrap",
@@ -1253,7 +1435,9 @@ __all__ = (
     "FortnoxCreatePayloadWrap",
     "FortnoxCurrency",
     "FortnoxCurrencyList",
+    "FortnoxCurrencyPartial",
     "FortnoxCurrencyWrap",
+    "FortnoxCurrencyWrapPartial",
     "FortnoxCustomer",
     "FortnoxCustomerDefaultDeliveryTypes",
     "FortnoxCustomerDefaultDeliveryTypesInvoice",
@@ -1262,6 +1446,9 @@ __all__ = (
     "FortnoxCustomerDefaultTemplates",
     "FortnoxCustomerListItem",
     "FortnoxCustomerListItemList",
+    "FortnoxCustomerPartial",
+    "FortnoxCustomerPartialType",
+    "FortnoxCustomerPartialVATType",
     "FortnoxCustomerReference",
     "FortnoxCustomerReferenceCustomerReferenceRow",
     "FortnoxCustomerReferenceCustomerReferenceRowWrap",
@@ -1269,6 +1456,7 @@ __all__ = (
     "FortnoxCustomerType",
     "FortnoxCustomerVATType",
     "FortnoxCustomerWrap",
+    "FortnoxCustomerWrapPartial",
     "FortnoxDelete",
     "FortnoxDeleteWrap",
     "FortnoxDepreciation",
@@ -1291,11 +1479,19 @@ __all__ = (
     "FortnoxEmployeeListItemTaxAllowance",
     "FortnoxEmployeeListItemWrap",
     "FortnoxEmployeeOpeningSalary",
+    "FortnoxEmployeePartial",
+    "FortnoxEmployeePartialEmploymentForm",
+    "FortnoxEmployeePartialForaType",
+    "FortnoxEmployeePartialPayslipType",
+    "FortnoxEmployeePartialPersonelType",
+    "FortnoxEmployeePartialSalaryForm",
+    "FortnoxEmployeePartialTaxAllowance",
     "FortnoxEmployeePayslipType",
     "FortnoxEmployeePersonelType",
     "FortnoxEmployeeSalaryForm",
     "FortnoxEmployeeTaxAllowance",
     "FortnoxEmployeeWrap",
+    "FortnoxEmployeeWrapPartial",
     "FortnoxErrorInformationWrap",
     "FortnoxErrorInformationWrapErrorInformation",
     "FortnoxEUVatLimitRegulation",
@@ -1321,8 +1517,11 @@ __all__ = (
     "FortnoxInvoiceAccrualListItem",
     "FortnoxInvoiceAccrualListItemList",
     "FortnoxInvoiceAccrualListItemPeriod",
+    "FortnoxInvoiceAccrualPartial",
+    "FortnoxInvoiceAccrualPartialPeriod",
     "FortnoxInvoiceAccrualPeriod",
     "FortnoxInvoiceAccrualWrap",
+    "FortnoxInvoiceAccrualWrapPartial",
     "FortnoxInvoiceEDIInformation",
     "FortnoxInvoiceEmailInformation",
     "FortnoxInvoiceInvoiceRow",
@@ -1343,6 +1542,10 @@ __all__ = (
     "FortnoxInvoicePayloadInvoiceType",
     "FortnoxInvoicePayloadLabel",
     "FortnoxInvoicePayloadLanguage",
+    "FortnoxInvoicePayloadPartial",
+    "FortnoxInvoicePayloadPartialInvoiceType",
+    "FortnoxInvoicePayloadPartialLanguage",
+    "FortnoxInvoicePayloadPartialTaxReductionType",
     "FortnoxInvoicePayloadTaxReductionType",
     "FortnoxInvoicePayloadV2",
     "FortnoxInvoicePayloadV2Bundle",
@@ -1360,11 +1563,14 @@ __all__ = (
     "FortnoxInvoicePayloadV2TaxReductionType",
     "FortnoxInvoicePayloadV2Wrap",
     "FortnoxInvoicePayloadWrap",
+    "FortnoxInvoicePayloadWrapPartial",
     "FortnoxInvoicePayment",
     "FortnoxInvoicePaymentListItem",
     "FortnoxInvoicePaymentListItemList",
+    "FortnoxInvoicePaymentPartial",
     "FortnoxInvoicePaymentWay",
     "FortnoxInvoicePaymentWrap",
+    "FortnoxInvoicePaymentWrapPartial",
     "FortnoxInvoicePaymentWriteOff",
     "FortnoxInvoiceResponse",
     "FortnoxInvoiceResponseWrap",
@@ -1389,7 +1595,9 @@ __all__ = (
     "FortnoxInvoiceWrap",
     "FortnoxLabel",
     "FortnoxLabelList",
+    "FortnoxLabelPartial",
     "FortnoxLabelWrap",
+    "FortnoxLabelWrapPartial",
     "FortnoxListAsset",
     "FortnoxListAssetWrap",
     "FortnoxLockedPeriod",
@@ -1400,7 +1608,9 @@ __all__ = (
     "FortnoxMeWrap",
     "FortnoxModeOfPayment",
     "FortnoxModeOfPaymentList",
+    "FortnoxModeOfPaymentPartial",
     "FortnoxModeOfPaymentWrap",
+    "FortnoxModeOfPaymentWrapPartial",
     "FortnoxOffer",
     "FortnoxOfferEmailInformation",
     "FortnoxOfferLabel",
@@ -1409,6 +1619,8 @@ __all__ = (
     "FortnoxOfferOfferRow",
     "FortnoxOfferOfferRowDiscountType",
     "FortnoxOfferOfferRowHouseWorkType",
+    "FortnoxOfferPartial",
+    "FortnoxOfferPartialTaxReductionType",
     "FortnoxOfferPayloadV2",
     "FortnoxOfferPayloadV2Bundle",
     "FortnoxOfferPayloadV2EmailInformation",
@@ -1435,6 +1647,7 @@ __all__ = (
     "FortnoxOfferV2TaxReductionType",
     "FortnoxOfferV2Wrap",
     "FortnoxOfferWrap",
+    "FortnoxOfferWrapPartial",
     "FortnoxOrder",
     "FortnoxOrderDeliveryState",
     "FortnoxOrderEmailInformation",
@@ -1444,6 +1657,9 @@ __all__ = (
     "FortnoxOrderOrderRow",
     "FortnoxOrderOrderRowDiscountType",
     "FortnoxOrderOrderRowHouseWorkType",
+    "FortnoxOrderPartial",
+    "FortnoxOrderPartialDeliveryState",
+    "FortnoxOrderPartialTaxReductionType",
     "FortnoxOrderPayloadV2",
     "FortnoxOrderPayloadV2Bundle",
     "FortnoxOrderPayloadV2DeliveryState",
@@ -1472,36 +1688,50 @@ __all__ = (
     "FortnoxOrderV2TaxReductionType",
     "FortnoxOrderV2Wrap",
     "FortnoxOrderWrap",
+    "FortnoxOrderWrapPartial",
     "FortnoxPagedClientInfo",
     "FortnoxPausePayload",
     "FortnoxPausePayloadWrap",
     "FortnoxPredefinedAccount",
     "FortnoxPredefinedAccountList",
+    "FortnoxPredefinedAccountPartial",
     "FortnoxPredefinedAccountWrap",
+    "FortnoxPredefinedAccountWrapPartial",
     "FortnoxPredefinedVoucherSeries",
     "FortnoxPredefinedVoucherSeriesList",
+    "FortnoxPredefinedVoucherSeriesPartial",
     "FortnoxPredefinedVoucherSeriesWrap",
+    "FortnoxPredefinedVoucherSeriesWrapPartial",
     "FortnoxPrice",
     "FortnoxPriceList",
     "FortnoxPriceListItem",
     "FortnoxPriceListItemList",
     "FortnoxPriceListList",
+    "FortnoxPriceListPartial",
     "FortnoxPriceListWrap",
+    "FortnoxPriceListWrapPartial",
+    "FortnoxPricePartial",
     "FortnoxPriceWrap",
+    "FortnoxPriceWrapPartial",
     "FortnoxPrintTemplate",
     "FortnoxPrintTemplateList",
     "FortnoxProject",
     "FortnoxProjectListItem",
     "FortnoxProjectListItemList",
     "FortnoxProjectListItemStatus",
+    "FortnoxProjectPartial",
+    "FortnoxProjectPartialStatus",
     "FortnoxProjectStatus",
     "FortnoxProjectWrap",
+    "FortnoxProjectWrapPartial",
     "FortnoxReportPaymentPayload",
     "FortnoxReportPaymentPayloadWrap",
     "FortnoxSalaryTransaction",
     "FortnoxSalaryTransactionListItem",
     "FortnoxSalaryTransactionListItemList",
+    "FortnoxSalaryTransactionPartial",
     "FortnoxSalaryTransactionWrap",
+    "FortnoxSalaryTransactionWrapPartial",
     "FortnoxScheduleTime",
     "FortnoxScheduleTimeWrap",
     "FortnoxScrap",
@@ -1515,9 +1745,12 @@ __all__ = (
     "FortnoxSupplierInvoiceAccrualListItem",
     "FortnoxSupplierInvoiceAccrualListItemList",
     "FortnoxSupplierInvoiceAccrualListItemPeriod",
+    "FortnoxSupplierInvoiceAccrualPartial",
+    "FortnoxSupplierInvoiceAccrualPartialPeriod",
     "FortnoxSupplierInvoiceAccrualPeriod",
     "FortnoxSupplierInvoiceAccrualSupplierInvoiceAccrualRows",
     "FortnoxSupplierInvoiceAccrualWrap",
+    "FortnoxSupplierInvoiceAccrualWrapPartial",
     "FortnoxSupplierInvoiceExternalURLConnection",
     "FortnoxSupplierInvoiceExternalURLConnectionSingle",
     "FortnoxSupplierInvoiceExternalURLConnectionUpdate",
@@ -1527,12 +1760,19 @@ __all__ = (
     "FortnoxSupplierInvoiceListItem",
     "FortnoxSupplierInvoiceListItemVoucher",
     "FortnoxSupplierInvoiceListItemWrap",
+    "FortnoxSupplierInvoicePartial",
+    "FortnoxSupplierInvoicePartialAccountingMethod",
+    "FortnoxSupplierInvoicePartialSalesType",
+    "FortnoxSupplierInvoicePartialVATType",
     "FortnoxSupplierInvoicePayment",
     "FortnoxSupplierInvoicePaymentListItem",
     "FortnoxSupplierInvoicePaymentListItemList",
     "FortnoxSupplierInvoicePaymentListItemSource",
+    "FortnoxSupplierInvoicePaymentPartial",
+    "FortnoxSupplierInvoicePaymentPartialSource",
     "FortnoxSupplierInvoicePaymentSource",
     "FortnoxSupplierInvoicePaymentWrap",
+    "FortnoxSupplierInvoicePaymentWrapPartial",
     "FortnoxSupplierInvoicePaymentWriteOff",
     "FortnoxSupplierInvoiceSalesType",
     "FortnoxSupplierInvoiceSupplierInvoiceRow",
@@ -1540,23 +1780,33 @@ __all__ = (
     "FortnoxSupplierInvoiceVATType",
     "FortnoxSupplierInvoiceVoucher",
     "FortnoxSupplierInvoiceWrap",
+    "FortnoxSupplierInvoiceWrapPartial",
     "FortnoxSupplierListItem",
     "FortnoxSupplierListItemList",
+    "FortnoxSupplierPartial",
     "FortnoxSupplierWrap",
+    "FortnoxSupplierWrapPartial",
     "FortnoxTaxReduction",
     "FortnoxTaxReductionListItem",
     "FortnoxTaxReductionListItemList",
     "FortnoxTaxReductionListItemReferenceDocumentType",
+    "FortnoxTaxReductionPartial",
+    "FortnoxTaxReductionPartialReferenceDocumentType",
     "FortnoxTaxReductionReferenceDocumentType",
     "FortnoxTaxReductionTaxReductionAmount",
     "FortnoxTaxReductionTaxReductionAmountWorkType",
     "FortnoxTaxReductionWrap",
+    "FortnoxTaxReductionWrapPartial",
     "FortnoxTermsOfDelivery",
     "FortnoxTermsOfDeliveryList",
+    "FortnoxTermsOfDeliveryPartial",
     "FortnoxTermsOfDeliveryWrap",
+    "FortnoxTermsOfDeliveryWrapPartial",
     "FortnoxTermsOfPayment",
     "FortnoxTermsOfPaymentList",
+    "FortnoxTermsOfPaymentPartial",
     "FortnoxTermsOfPaymentWrap",
+    "FortnoxTermsOfPaymentWrapPartial",
     "FortnoxTrustedEmailSender",
     "FortnoxTrustedEmailSenderRejectedSender",
     "FortnoxTrustedEmailSenderTrustedSender",
@@ -1564,7 +1814,9 @@ __all__ = (
     "FortnoxTrustedEmailSenderWrap",
     "FortnoxUnit",
     "FortnoxUnitList",
+    "FortnoxUnitPartial",
     "FortnoxUnitWrap",
+    "FortnoxUnitWrapPartial",
     "FortnoxUpdateAsset",
     "FortnoxUpdateAssetUpdateWrap",
     "FortnoxUpdateAssetWrap",
@@ -1584,12 +1836,16 @@ __all__ = (
     "FortnoxVoucherSeriesListItem",
     "FortnoxVoucherSeriesListItemApprover",
     "FortnoxVoucherSeriesListItemList",
+    "FortnoxVoucherSeriesPartial",
     "FortnoxVoucherSeriesWrap",
+    "FortnoxVoucherSeriesWrapPartial",
     "FortnoxVoucherVoucherRow",
     "FortnoxVoucherWrap",
     "FortnoxWayOfDelivery",
     "FortnoxWayOfDeliveryList",
+    "FortnoxWayOfDeliveryPartial",
     "FortnoxWayOfDeliveryWrap",
+    "FortnoxWayOfDeliveryWrapPartial",
     "FortnoxWriteDown",
     "FortnoxWriteDownWrap",
     "FortnoxWriteUp",

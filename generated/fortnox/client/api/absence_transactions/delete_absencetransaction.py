@@ -21,7 +21,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/3/absencetransactions/{id}".format(
-            id=quote(str(id), safe=""),
+            id=(
+                quote(str(id), safe="")
+                if str(id) not in (".", "..")
+                else str(id).replace(".", "%2E")
+            ),
         ),
     }
 

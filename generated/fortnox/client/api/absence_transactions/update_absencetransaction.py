@@ -7,8 +7,8 @@ from uuid import UUID
 import httpx
 
 from ...client import AuthenticatedClient, Client
-from ...models.fortnox_absence_transaction_payload_wrap import (
-    FortnoxAbsenceTransactionPayloadWrap,
+from ...models.fortnox_absence_transaction_payload_wrap_partial import (
+    FortnoxAbsenceTransactionPayloadWrapPartial,
 )
 from ...models.fortnox_absence_transaction_single_item_wrap import (
     FortnoxAbsenceTransactionSingleItemWrap,
@@ -20,14 +20,18 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     id: UUID,
     *,
-    body: FortnoxAbsenceTransactionPayloadWrap | Unset = UNSET,
+    body: FortnoxAbsenceTransactionPayloadWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/absencetransactions/{id}".format(
-            id=quote(str(id), safe=""),
+            id=(
+                quote(str(id), safe="")
+                if str(id) not in (".", "..")
+                else str(id).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -70,13 +74,13 @@ def sync_detailed(
     id: UUID,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxAbsenceTransactionPayloadWrap | Unset = UNSET,
+    body: FortnoxAbsenceTransactionPayloadWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxAbsenceTransactionSingleItemWrap | FortnoxErrorInformationWrap]:
     """Update a single absence transaction
 
     Args:
         id (UUID):
-        body (FortnoxAbsenceTransactionPayloadWrap | Unset):
+        body (FortnoxAbsenceTransactionPayloadWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -102,13 +106,13 @@ def sync(
     id: UUID,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxAbsenceTransactionPayloadWrap | Unset = UNSET,
+    body: FortnoxAbsenceTransactionPayloadWrapPartial | Unset = UNSET,
 ) -> FortnoxAbsenceTransactionSingleItemWrap | FortnoxErrorInformationWrap | None:
     """Update a single absence transaction
 
     Args:
         id (UUID):
-        body (FortnoxAbsenceTransactionPayloadWrap | Unset):
+        body (FortnoxAbsenceTransactionPayloadWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -129,13 +133,13 @@ async def asyncio_detailed(
     id: UUID,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxAbsenceTransactionPayloadWrap | Unset = UNSET,
+    body: FortnoxAbsenceTransactionPayloadWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxAbsenceTransactionSingleItemWrap | FortnoxErrorInformationWrap]:
     """Update a single absence transaction
 
     Args:
         id (UUID):
-        body (FortnoxAbsenceTransactionPayloadWrap | Unset):
+        body (FortnoxAbsenceTransactionPayloadWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -159,13 +163,13 @@ async def asyncio(
     id: UUID,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxAbsenceTransactionPayloadWrap | Unset = UNSET,
+    body: FortnoxAbsenceTransactionPayloadWrapPartial | Unset = UNSET,
 ) -> FortnoxAbsenceTransactionSingleItemWrap | FortnoxErrorInformationWrap | None:
     """Update a single absence transaction
 
     Args:
         id (UUID):
-        body (FortnoxAbsenceTransactionPayloadWrap | Unset):
+        body (FortnoxAbsenceTransactionPayloadWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -17,7 +17,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/3/accounts/{number}".format(
-            number=quote(str(number), safe=""),
+            number=(
+                quote(str(number), safe="")
+                if str(number) not in (".", "..")
+                else str(number).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -6,7 +6,9 @@ from urllib.parse import quote
 import httpx
 
 from ...client import AuthenticatedClient, Client
-from ...models.fortnox_account_payload_wrap import FortnoxAccountPayloadWrap
+from ...models.fortnox_account_payload_wrap_partial import (
+    FortnoxAccountPayloadWrapPartial,
+)
 from ...models.fortnox_account_single_item_wrap import FortnoxAccountSingleItemWrap
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...types import UNSET, Response, Unset
@@ -15,7 +17,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     number: int,
     *,
-    body: FortnoxAccountPayloadWrap | Unset = UNSET,
+    body: FortnoxAccountPayloadWrapPartial | Unset = UNSET,
     financialyear: int | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -29,7 +31,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/accounts/{number}".format(
-            number=quote(str(number), safe=""),
+            number=(
+                quote(str(number), safe="")
+                if str(number) not in (".", "..")
+                else str(number).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }
@@ -71,7 +77,7 @@ def sync_detailed(
     number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxAccountPayloadWrap | Unset = UNSET,
+    body: FortnoxAccountPayloadWrapPartial | Unset = UNSET,
     financialyear: int | Unset = UNSET,
 ) -> Response[FortnoxAccountSingleItemWrap | FortnoxErrorInformationWrap]:
     """Update an account
@@ -84,7 +90,7 @@ def sync_detailed(
     Args:
         number (int):
         financialyear (int | Unset):
-        body (FortnoxAccountPayloadWrap | Unset):
+        body (FortnoxAccountPayloadWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -111,7 +117,7 @@ def sync(
     number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxAccountPayloadWrap | Unset = UNSET,
+    body: FortnoxAccountPayloadWrapPartial | Unset = UNSET,
     financialyear: int | Unset = UNSET,
 ) -> FortnoxAccountSingleItemWrap | FortnoxErrorInformationWrap | None:
     """Update an account
@@ -124,7 +130,7 @@ def sync(
     Args:
         number (int):
         financialyear (int | Unset):
-        body (FortnoxAccountPayloadWrap | Unset):
+        body (FortnoxAccountPayloadWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -146,7 +152,7 @@ async def asyncio_detailed(
     number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxAccountPayloadWrap | Unset = UNSET,
+    body: FortnoxAccountPayloadWrapPartial | Unset = UNSET,
     financialyear: int | Unset = UNSET,
 ) -> Response[FortnoxAccountSingleItemWrap | FortnoxErrorInformationWrap]:
     """Update an account
@@ -159,7 +165,7 @@ async def asyncio_detailed(
     Args:
         number (int):
         financialyear (int | Unset):
-        body (FortnoxAccountPayloadWrap | Unset):
+        body (FortnoxAccountPayloadWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -184,7 +190,7 @@ async def asyncio(
     number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxAccountPayloadWrap | Unset = UNSET,
+    body: FortnoxAccountPayloadWrapPartial | Unset = UNSET,
     financialyear: int | Unset = UNSET,
 ) -> FortnoxAccountSingleItemWrap | FortnoxErrorInformationWrap | None:
     """Update an account
@@ -197,7 +203,7 @@ async def asyncio(
     Args:
         number (int):
         financialyear (int | Unset):
-        body (FortnoxAccountPayloadWrap | Unset):
+        body (FortnoxAccountPayloadWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

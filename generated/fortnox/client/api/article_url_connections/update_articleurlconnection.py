@@ -9,6 +9,9 @@ from ...client import AuthenticatedClient, Client
 from ...models.fortnox_article_url_connection_wrap import (
     FortnoxArticleUrlConnectionWrap,
 )
+from ...models.fortnox_article_url_connection_wrap_partial import (
+    FortnoxArticleUrlConnectionWrapPartial,
+)
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...types import UNSET, Response, Unset
 
@@ -16,14 +19,18 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     id: str,
     *,
-    body: FortnoxArticleUrlConnectionWrap | Unset = UNSET,
+    body: FortnoxArticleUrlConnectionWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/articleurlconnections/{id}".format(
-            id=quote(str(id), safe=""),
+            id=(
+                quote(str(id), safe="")
+                if str(id) not in (".", "..")
+                else str(id).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -64,13 +71,13 @@ def sync_detailed(
     id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxArticleUrlConnectionWrap | Unset = UNSET,
+    body: FortnoxArticleUrlConnectionWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxArticleUrlConnectionWrap | FortnoxErrorInformationWrap]:
     """Update an article url connection
 
     Args:
         id (str):
-        body (FortnoxArticleUrlConnectionWrap | Unset):
+        body (FortnoxArticleUrlConnectionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -96,13 +103,13 @@ def sync(
     id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxArticleUrlConnectionWrap | Unset = UNSET,
+    body: FortnoxArticleUrlConnectionWrapPartial | Unset = UNSET,
 ) -> FortnoxArticleUrlConnectionWrap | FortnoxErrorInformationWrap | None:
     """Update an article url connection
 
     Args:
         id (str):
-        body (FortnoxArticleUrlConnectionWrap | Unset):
+        body (FortnoxArticleUrlConnectionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -123,13 +130,13 @@ async def asyncio_detailed(
     id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxArticleUrlConnectionWrap | Unset = UNSET,
+    body: FortnoxArticleUrlConnectionWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxArticleUrlConnectionWrap | FortnoxErrorInformationWrap]:
     """Update an article url connection
 
     Args:
         id (str):
-        body (FortnoxArticleUrlConnectionWrap | Unset):
+        body (FortnoxArticleUrlConnectionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -153,13 +160,13 @@ async def asyncio(
     id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxArticleUrlConnectionWrap | Unset = UNSET,
+    body: FortnoxArticleUrlConnectionWrapPartial | Unset = UNSET,
 ) -> FortnoxArticleUrlConnectionWrap | FortnoxErrorInformationWrap | None:
     """Update an article url connection
 
     Args:
         id (str):
-        body (FortnoxArticleUrlConnectionWrap | Unset):
+        body (FortnoxArticleUrlConnectionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -18,7 +18,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/articles/{article_number}".format(
-            article_number=quote(str(article_number), safe=""),
+            article_number=(
+                quote(str(article_number), safe="")
+                if str(article_number) not in (".", "..")
+                else str(article_number).replace(".", "%2E")
+            ),
         ),
     }
 

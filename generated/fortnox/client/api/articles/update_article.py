@@ -7,6 +7,7 @@ import httpx
 
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_article_wrap import FortnoxArticleWrap
+from ...models.fortnox_article_wrap_partial import FortnoxArticleWrapPartial
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...types import UNSET, Response, Unset
 
@@ -14,14 +15,18 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     article_number: int,
     *,
-    body: FortnoxArticleWrap | Unset = UNSET,
+    body: FortnoxArticleWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/articles/{article_number}".format(
-            article_number=quote(str(article_number), safe=""),
+            article_number=(
+                quote(str(article_number), safe="")
+                if str(article_number) not in (".", "..")
+                else str(article_number).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,7 +67,7 @@ def sync_detailed(
     article_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxArticleWrap | Unset = UNSET,
+    body: FortnoxArticleWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxArticleWrap | FortnoxErrorInformationWrap]:
     """Update an article
 
@@ -75,7 +80,7 @@ def sync_detailed(
 
     Args:
         article_number (int):
-        body (FortnoxArticleWrap | Unset):
+        body (FortnoxArticleWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -101,7 +106,7 @@ def sync(
     article_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxArticleWrap | Unset = UNSET,
+    body: FortnoxArticleWrapPartial | Unset = UNSET,
 ) -> FortnoxArticleWrap | FortnoxErrorInformationWrap | None:
     """Update an article
 
@@ -114,7 +119,7 @@ def sync(
 
     Args:
         article_number (int):
-        body (FortnoxArticleWrap | Unset):
+        body (FortnoxArticleWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -135,7 +140,7 @@ async def asyncio_detailed(
     article_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxArticleWrap | Unset = UNSET,
+    body: FortnoxArticleWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxArticleWrap | FortnoxErrorInformationWrap]:
     """Update an article
 
@@ -148,7 +153,7 @@ async def asyncio_detailed(
 
     Args:
         article_number (int):
-        body (FortnoxArticleWrap | Unset):
+        body (FortnoxArticleWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -172,7 +177,7 @@ async def asyncio(
     article_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxArticleWrap | Unset = UNSET,
+    body: FortnoxArticleWrapPartial | Unset = UNSET,
 ) -> FortnoxArticleWrap | FortnoxErrorInformationWrap | None:
     """Update an article
 
@@ -185,7 +190,7 @@ async def asyncio(
 
     Args:
         article_number (int):
-        body (FortnoxArticleWrap | Unset):
+        body (FortnoxArticleWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -21,7 +21,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/3/assets/{given_number}".format(
-            given_number=quote(str(given_number), safe=""),
+            given_number=(
+                quote(str(given_number), safe="")
+                if str(given_number) not in (".", "..")
+                else str(given_number).replace(".", "%2E")
+            ),
         ),
     }
 

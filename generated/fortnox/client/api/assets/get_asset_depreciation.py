@@ -18,7 +18,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/assets/depreciations/{to_date}".format(
-            to_date=quote(str(to_date), safe=""),
+            to_date=(
+                quote(str(to_date), safe="")
+                if str(to_date) not in (".", "..")
+                else str(to_date).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -26,9 +26,21 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/attendancetransactions/{id}/{date}/{code}".format(
-            id=quote(str(id), safe=""),
-            date=quote(str(date), safe=""),
-            code=quote(str(code), safe=""),
+            id=(
+                quote(str(id), safe="")
+                if str(id) not in (".", "..")
+                else str(id).replace(".", "%2E")
+            ),
+            date=(
+                quote(str(date), safe="")
+                if str(date) not in (".", "..")
+                else str(date).replace(".", "%2E")
+            ),
+            code=(
+                quote(str(code), safe="")
+                if str(code) not in (".", "..")
+                else str(code).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -10,6 +10,9 @@ from ...client import AuthenticatedClient, Client
 from ...models.fortnox_attendance_transaction_wrap import (
     FortnoxAttendanceTransactionWrap,
 )
+from ...models.fortnox_attendance_transaction_wrap_partial import (
+    FortnoxAttendanceTransactionWrapPartial,
+)
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...types import UNSET, Response, Unset
 
@@ -17,14 +20,18 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     id: UUID,
     *,
-    body: FortnoxAttendanceTransactionWrap | Unset = UNSET,
+    body: FortnoxAttendanceTransactionWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/attendancetransactions/{id}".format(
-            id=quote(str(id), safe=""),
+            id=(
+                quote(str(id), safe="")
+                if str(id) not in (".", "..")
+                else str(id).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -65,13 +72,13 @@ def sync_detailed(
     id: UUID,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxAttendanceTransactionWrap | Unset = UNSET,
+    body: FortnoxAttendanceTransactionWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxAttendanceTransactionWrap | FortnoxErrorInformationWrap]:
     """Update a single attendance transaction
 
     Args:
         id (UUID):
-        body (FortnoxAttendanceTransactionWrap | Unset):
+        body (FortnoxAttendanceTransactionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -97,13 +104,13 @@ def sync(
     id: UUID,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxAttendanceTransactionWrap | Unset = UNSET,
+    body: FortnoxAttendanceTransactionWrapPartial | Unset = UNSET,
 ) -> FortnoxAttendanceTransactionWrap | FortnoxErrorInformationWrap | None:
     """Update a single attendance transaction
 
     Args:
         id (UUID):
-        body (FortnoxAttendanceTransactionWrap | Unset):
+        body (FortnoxAttendanceTransactionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -124,13 +131,13 @@ async def asyncio_detailed(
     id: UUID,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxAttendanceTransactionWrap | Unset = UNSET,
+    body: FortnoxAttendanceTransactionWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxAttendanceTransactionWrap | FortnoxErrorInformationWrap]:
     """Update a single attendance transaction
 
     Args:
         id (UUID):
-        body (FortnoxAttendanceTransactionWrap | Unset):
+        body (FortnoxAttendanceTransactionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -154,13 +161,13 @@ async def asyncio(
     id: UUID,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxAttendanceTransactionWrap | Unset = UNSET,
+    body: FortnoxAttendanceTransactionWrapPartial | Unset = UNSET,
 ) -> FortnoxAttendanceTransactionWrap | FortnoxErrorInformationWrap | None:
     """Update a single attendance transaction
 
     Args:
         id (UUID):
-        body (FortnoxAttendanceTransactionWrap | Unset):
+        body (FortnoxAttendanceTransactionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

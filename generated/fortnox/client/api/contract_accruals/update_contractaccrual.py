@@ -7,6 +7,9 @@ import httpx
 
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_contract_accrual_wrap import FortnoxContractAccrualWrap
+from ...models.fortnox_contract_accrual_wrap_partial import (
+    FortnoxContractAccrualWrapPartial,
+)
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...types import UNSET, Response, Unset
 
@@ -14,14 +17,18 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     document_number: int,
     *,
-    body: FortnoxContractAccrualWrap | Unset = UNSET,
+    body: FortnoxContractAccrualWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/contractaccruals/{document_number}".format(
-            document_number=quote(str(document_number), safe=""),
+            document_number=(
+                quote(str(document_number), safe="")
+                if str(document_number) not in (".", "..")
+                else str(document_number).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,13 +69,13 @@ def sync_detailed(
     document_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxContractAccrualWrap | Unset = UNSET,
+    body: FortnoxContractAccrualWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxContractAccrualWrap | FortnoxErrorInformationWrap]:
     """Update a contract accrual
 
     Args:
         document_number (int):
-        body (FortnoxContractAccrualWrap | Unset):
+        body (FortnoxContractAccrualWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,13 +101,13 @@ def sync(
     document_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxContractAccrualWrap | Unset = UNSET,
+    body: FortnoxContractAccrualWrapPartial | Unset = UNSET,
 ) -> FortnoxContractAccrualWrap | FortnoxErrorInformationWrap | None:
     """Update a contract accrual
 
     Args:
         document_number (int):
-        body (FortnoxContractAccrualWrap | Unset):
+        body (FortnoxContractAccrualWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,13 +128,13 @@ async def asyncio_detailed(
     document_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxContractAccrualWrap | Unset = UNSET,
+    body: FortnoxContractAccrualWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxContractAccrualWrap | FortnoxErrorInformationWrap]:
     """Update a contract accrual
 
     Args:
         document_number (int):
-        body (FortnoxContractAccrualWrap | Unset):
+        body (FortnoxContractAccrualWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,13 +158,13 @@ async def asyncio(
     document_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxContractAccrualWrap | Unset = UNSET,
+    body: FortnoxContractAccrualWrapPartial | Unset = UNSET,
 ) -> FortnoxContractAccrualWrap | FortnoxErrorInformationWrap | None:
     """Update a contract accrual
 
     Args:
         document_number (int):
-        body (FortnoxContractAccrualWrap | Unset):
+        body (FortnoxContractAccrualWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

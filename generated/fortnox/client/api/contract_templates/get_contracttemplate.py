@@ -18,7 +18,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/contracttemplates/{template_number}".format(
-            template_number=quote(str(template_number), safe=""),
+            template_number=(
+                quote(str(template_number), safe="")
+                if str(template_number) not in (".", "..")
+                else str(template_number).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -7,6 +7,9 @@ import httpx
 
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_contract_template_wrap import FortnoxContractTemplateWrap
+from ...models.fortnox_contract_template_wrap_partial import (
+    FortnoxContractTemplateWrapPartial,
+)
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...types import UNSET, Response, Unset
 
@@ -14,14 +17,18 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     template_number: int,
     *,
-    body: FortnoxContractTemplateWrap | Unset = UNSET,
+    body: FortnoxContractTemplateWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/contracttemplates/{template_number}".format(
-            template_number=quote(str(template_number), safe=""),
+            template_number=(
+                quote(str(template_number), safe="")
+                if str(template_number) not in (".", "..")
+                else str(template_number).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,13 +69,13 @@ def sync_detailed(
     template_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxContractTemplateWrap | Unset = UNSET,
+    body: FortnoxContractTemplateWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxContractTemplateWrap | FortnoxErrorInformationWrap]:
     """Update a contract template
 
     Args:
         template_number (int):
-        body (FortnoxContractTemplateWrap | Unset):
+        body (FortnoxContractTemplateWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,13 +101,13 @@ def sync(
     template_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxContractTemplateWrap | Unset = UNSET,
+    body: FortnoxContractTemplateWrapPartial | Unset = UNSET,
 ) -> FortnoxContractTemplateWrap | FortnoxErrorInformationWrap | None:
     """Update a contract template
 
     Args:
         template_number (int):
-        body (FortnoxContractTemplateWrap | Unset):
+        body (FortnoxContractTemplateWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,13 +128,13 @@ async def asyncio_detailed(
     template_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxContractTemplateWrap | Unset = UNSET,
+    body: FortnoxContractTemplateWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxContractTemplateWrap | FortnoxErrorInformationWrap]:
     """Update a contract template
 
     Args:
         template_number (int):
-        body (FortnoxContractTemplateWrap | Unset):
+        body (FortnoxContractTemplateWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,13 +158,13 @@ async def asyncio(
     template_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxContractTemplateWrap | Unset = UNSET,
+    body: FortnoxContractTemplateWrapPartial | Unset = UNSET,
 ) -> FortnoxContractTemplateWrap | FortnoxErrorInformationWrap | None:
     """Update a contract template
 
     Args:
         template_number (int):
-        body (FortnoxContractTemplateWrap | Unset):
+        body (FortnoxContractTemplateWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -18,7 +18,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/contracts/{document_number}/finish".format(
-            document_number=quote(str(document_number), safe=""),
+            document_number=(
+                quote(str(document_number), safe="")
+                if str(document_number) not in (".", "..")
+                else str(document_number).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -7,6 +7,7 @@ import httpx
 
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_contract_wrap import FortnoxContractWrap
+from ...models.fortnox_contract_wrap_partial import FortnoxContractWrapPartial
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...types import UNSET, Response, Unset
 
@@ -14,14 +15,18 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     document_number: str,
     *,
-    body: FortnoxContractWrap | Unset = UNSET,
+    body: FortnoxContractWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/contracts/{document_number}".format(
-            document_number=quote(str(document_number), safe=""),
+            document_number=(
+                quote(str(document_number), safe="")
+                if str(document_number) not in (".", "..")
+                else str(document_number).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,7 +67,7 @@ def sync_detailed(
     document_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxContractWrap | Unset = UNSET,
+    body: FortnoxContractWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxContractWrap | FortnoxErrorInformationWrap]:
     """Update a contract
 
@@ -81,7 +86,7 @@ def sync_detailed(
 
     Args:
         document_number (str):
-        body (FortnoxContractWrap | Unset):
+        body (FortnoxContractWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -107,7 +112,7 @@ def sync(
     document_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxContractWrap | Unset = UNSET,
+    body: FortnoxContractWrapPartial | Unset = UNSET,
 ) -> FortnoxContractWrap | FortnoxErrorInformationWrap | None:
     """Update a contract
 
@@ -126,7 +131,7 @@ def sync(
 
     Args:
         document_number (str):
-        body (FortnoxContractWrap | Unset):
+        body (FortnoxContractWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -147,7 +152,7 @@ async def asyncio_detailed(
     document_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxContractWrap | Unset = UNSET,
+    body: FortnoxContractWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxContractWrap | FortnoxErrorInformationWrap]:
     """Update a contract
 
@@ -166,7 +171,7 @@ async def asyncio_detailed(
 
     Args:
         document_number (str):
-        body (FortnoxContractWrap | Unset):
+        body (FortnoxContractWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -190,7 +195,7 @@ async def asyncio(
     document_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxContractWrap | Unset = UNSET,
+    body: FortnoxContractWrapPartial | Unset = UNSET,
 ) -> FortnoxContractWrap | FortnoxErrorInformationWrap | None:
     """Update a contract
 
@@ -209,7 +214,7 @@ async def asyncio(
 
     Args:
         document_number (str):
-        body (FortnoxContractWrap | Unset):
+        body (FortnoxContractWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -17,7 +17,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/3/costcenters/{code}".format(
-            code=quote(str(code), safe=""),
+            code=(
+                quote(str(code), safe="")
+                if str(code) not in (".", "..")
+                else str(code).replace(".", "%2E")
+            ),
         ),
     }
 

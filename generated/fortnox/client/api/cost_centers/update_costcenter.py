@@ -7,6 +7,7 @@ import httpx
 
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_cost_center_wrap import FortnoxCostCenterWrap
+from ...models.fortnox_cost_center_wrap_partial import FortnoxCostCenterWrapPartial
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...types import UNSET, Response, Unset
 
@@ -14,14 +15,18 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     code: str,
     *,
-    body: FortnoxCostCenterWrap | Unset = UNSET,
+    body: FortnoxCostCenterWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/costcenters/{code}".format(
-            code=quote(str(code), safe=""),
+            code=(
+                quote(str(code), safe="")
+                if str(code) not in (".", "..")
+                else str(code).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,13 +67,13 @@ def sync_detailed(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxCostCenterWrap | Unset = UNSET,
+    body: FortnoxCostCenterWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxCostCenterWrap | FortnoxErrorInformationWrap]:
     """Update a cost center
 
     Args:
         code (str):
-        body (FortnoxCostCenterWrap | Unset):
+        body (FortnoxCostCenterWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,13 +99,13 @@ def sync(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxCostCenterWrap | Unset = UNSET,
+    body: FortnoxCostCenterWrapPartial | Unset = UNSET,
 ) -> FortnoxCostCenterWrap | FortnoxErrorInformationWrap | None:
     """Update a cost center
 
     Args:
         code (str):
-        body (FortnoxCostCenterWrap | Unset):
+        body (FortnoxCostCenterWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,13 +126,13 @@ async def asyncio_detailed(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxCostCenterWrap | Unset = UNSET,
+    body: FortnoxCostCenterWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxCostCenterWrap | FortnoxErrorInformationWrap]:
     """Update a cost center
 
     Args:
         code (str):
-        body (FortnoxCostCenterWrap | Unset):
+        body (FortnoxCostCenterWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,13 +156,13 @@ async def asyncio(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxCostCenterWrap | Unset = UNSET,
+    body: FortnoxCostCenterWrapPartial | Unset = UNSET,
 ) -> FortnoxCostCenterWrap | FortnoxErrorInformationWrap | None:
     """Update a cost center
 
     Args:
         code (str):
-        body (FortnoxCostCenterWrap | Unset):
+        body (FortnoxCostCenterWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -7,6 +7,7 @@ import httpx
 
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_currency_wrap import FortnoxCurrencyWrap
+from ...models.fortnox_currency_wrap_partial import FortnoxCurrencyWrapPartial
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...types import UNSET, Response, Unset
 
@@ -14,14 +15,18 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     code: str,
     *,
-    body: FortnoxCurrencyWrap | Unset = UNSET,
+    body: FortnoxCurrencyWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/currencies/{code}".format(
-            code=quote(str(code), safe=""),
+            code=(
+                quote(str(code), safe="")
+                if str(code) not in (".", "..")
+                else str(code).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,13 +67,13 @@ def sync_detailed(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxCurrencyWrap | Unset = UNSET,
+    body: FortnoxCurrencyWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxCurrencyWrap | FortnoxErrorInformationWrap]:
     """Update a currency
 
     Args:
         code (str):
-        body (FortnoxCurrencyWrap | Unset):
+        body (FortnoxCurrencyWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,13 +99,13 @@ def sync(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxCurrencyWrap | Unset = UNSET,
+    body: FortnoxCurrencyWrapPartial | Unset = UNSET,
 ) -> FortnoxCurrencyWrap | FortnoxErrorInformationWrap | None:
     """Update a currency
 
     Args:
         code (str):
-        body (FortnoxCurrencyWrap | Unset):
+        body (FortnoxCurrencyWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,13 +126,13 @@ async def asyncio_detailed(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxCurrencyWrap | Unset = UNSET,
+    body: FortnoxCurrencyWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxCurrencyWrap | FortnoxErrorInformationWrap]:
     """Update a currency
 
     Args:
         code (str):
-        body (FortnoxCurrencyWrap | Unset):
+        body (FortnoxCurrencyWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,13 +156,13 @@ async def asyncio(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxCurrencyWrap | Unset = UNSET,
+    body: FortnoxCurrencyWrapPartial | Unset = UNSET,
 ) -> FortnoxCurrencyWrap | FortnoxErrorInformationWrap | None:
     """Update a currency
 
     Args:
         code (str):
-        body (FortnoxCurrencyWrap | Unset):
+        body (FortnoxCurrencyWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

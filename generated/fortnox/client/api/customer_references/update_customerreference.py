@@ -24,7 +24,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/customerreferences/{customer_reference_row_id}".format(
-            customer_reference_row_id=quote(str(customer_reference_row_id), safe=""),
+            customer_reference_row_id=(
+                quote(str(customer_reference_row_id), safe="")
+                if str(customer_reference_row_id) not in (".", "..")
+                else str(customer_reference_row_id).replace(".", "%2E")
+            ),
         ),
     }
 

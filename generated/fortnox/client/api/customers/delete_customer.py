@@ -17,7 +17,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/3/customers/{customer_number}".format(
-            customer_number=quote(str(customer_number), safe=""),
+            customer_number=(
+                quote(str(customer_number), safe="")
+                if str(customer_number) not in (".", "..")
+                else str(customer_number).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -7,6 +7,7 @@ import httpx
 
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_customer_wrap import FortnoxCustomerWrap
+from ...models.fortnox_customer_wrap_partial import FortnoxCustomerWrapPartial
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...types import UNSET, Response, Unset
 
@@ -14,14 +15,18 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     customer_number: str,
     *,
-    body: FortnoxCustomerWrap | Unset = UNSET,
+    body: FortnoxCustomerWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/customers/{customer_number}".format(
-            customer_number=quote(str(customer_number), safe=""),
+            customer_number=(
+                quote(str(customer_number), safe="")
+                if str(customer_number) not in (".", "..")
+                else str(customer_number).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,7 +67,7 @@ def sync_detailed(
     customer_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxCustomerWrap | Unset = UNSET,
+    body: FortnoxCustomerWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxCustomerWrap | FortnoxErrorInformationWrap]:
     """Update a customer
 
@@ -74,7 +79,7 @@ def sync_detailed(
 
     Args:
         customer_number (str):
-        body (FortnoxCustomerWrap | Unset):
+        body (FortnoxCustomerWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -100,7 +105,7 @@ def sync(
     customer_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxCustomerWrap | Unset = UNSET,
+    body: FortnoxCustomerWrapPartial | Unset = UNSET,
 ) -> FortnoxCustomerWrap | FortnoxErrorInformationWrap | None:
     """Update a customer
 
@@ -112,7 +117,7 @@ def sync(
 
     Args:
         customer_number (str):
-        body (FortnoxCustomerWrap | Unset):
+        body (FortnoxCustomerWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -133,7 +138,7 @@ async def asyncio_detailed(
     customer_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxCustomerWrap | Unset = UNSET,
+    body: FortnoxCustomerWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxCustomerWrap | FortnoxErrorInformationWrap]:
     """Update a customer
 
@@ -145,7 +150,7 @@ async def asyncio_detailed(
 
     Args:
         customer_number (str):
-        body (FortnoxCustomerWrap | Unset):
+        body (FortnoxCustomerWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -169,7 +174,7 @@ async def asyncio(
     customer_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxCustomerWrap | Unset = UNSET,
+    body: FortnoxCustomerWrapPartial | Unset = UNSET,
 ) -> FortnoxCustomerWrap | FortnoxErrorInformationWrap | None:
     """Update a customer
 
@@ -181,7 +186,7 @@ async def asyncio(
 
     Args:
         customer_number (str):
-        body (FortnoxCustomerWrap | Unset):
+        body (FortnoxCustomerWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -18,7 +18,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/employees/{employee_id}".format(
-            employee_id=quote(str(employee_id), safe=""),
+            employee_id=(
+                quote(str(employee_id), safe="")
+                if str(employee_id) not in (".", "..")
+                else str(employee_id).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -7,6 +7,7 @@ import httpx
 
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_employee_wrap import FortnoxEmployeeWrap
+from ...models.fortnox_employee_wrap_partial import FortnoxEmployeeWrapPartial
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...types import UNSET, Response, Unset
 
@@ -14,14 +15,18 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     employee_id: str,
     *,
-    body: FortnoxEmployeeWrap | Unset = UNSET,
+    body: FortnoxEmployeeWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/employees/{employee_id}".format(
-            employee_id=quote(str(employee_id), safe=""),
+            employee_id=(
+                quote(str(employee_id), safe="")
+                if str(employee_id) not in (".", "..")
+                else str(employee_id).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,7 +67,7 @@ def sync_detailed(
     employee_id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxEmployeeWrap | Unset = UNSET,
+    body: FortnoxEmployeeWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxEmployeeWrap | FortnoxErrorInformationWrap]:
     """Update employee
 
@@ -79,7 +84,7 @@ def sync_detailed(
 
     Args:
         employee_id (str):
-        body (FortnoxEmployeeWrap | Unset):
+        body (FortnoxEmployeeWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -105,7 +110,7 @@ def sync(
     employee_id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxEmployeeWrap | Unset = UNSET,
+    body: FortnoxEmployeeWrapPartial | Unset = UNSET,
 ) -> FortnoxEmployeeWrap | FortnoxErrorInformationWrap | None:
     """Update employee
 
@@ -122,7 +127,7 @@ def sync(
 
     Args:
         employee_id (str):
-        body (FortnoxEmployeeWrap | Unset):
+        body (FortnoxEmployeeWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -143,7 +148,7 @@ async def asyncio_detailed(
     employee_id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxEmployeeWrap | Unset = UNSET,
+    body: FortnoxEmployeeWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxEmployeeWrap | FortnoxErrorInformationWrap]:
     """Update employee
 
@@ -160,7 +165,7 @@ async def asyncio_detailed(
 
     Args:
         employee_id (str):
-        body (FortnoxEmployeeWrap | Unset):
+        body (FortnoxEmployeeWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -184,7 +189,7 @@ async def asyncio(
     employee_id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxEmployeeWrap | Unset = UNSET,
+    body: FortnoxEmployeeWrapPartial | Unset = UNSET,
 ) -> FortnoxEmployeeWrap | FortnoxErrorInformationWrap | None:
     """Update employee
 
@@ -201,7 +206,7 @@ async def asyncio(
 
     Args:
         employee_id (str):
-        body (FortnoxEmployeeWrap | Unset):
+        body (FortnoxEmployeeWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -18,7 +18,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/expenses/{expense_code}".format(
-            expense_code=quote(str(expense_code), safe=""),
+            expense_code=(
+                quote(str(expense_code), safe="")
+                if str(expense_code) not in (".", "..")
+                else str(expense_code).replace(".", "%2E")
+            ),
         ),
     }
 

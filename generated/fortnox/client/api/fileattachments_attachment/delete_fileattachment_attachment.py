@@ -18,7 +18,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/api/fileattachments/attachments-v1/{attachment_id}".format(
-            attachment_id=quote(str(attachment_id), safe=""),
+            attachment_id=(
+                quote(str(attachment_id), safe="")
+                if str(attachment_id) not in (".", "..")
+                else str(attachment_id).replace(".", "%2E")
+            ),
         ),
     }
 

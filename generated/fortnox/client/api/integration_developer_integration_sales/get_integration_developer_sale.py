@@ -22,7 +22,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/api/integration-developer/sales-v1/{integration_id}".format(
-            integration_id=quote(str(integration_id), safe=""),
+            integration_id=(
+                quote(str(integration_id), safe="")
+                if str(integration_id) not in (".", "..")
+                else str(integration_id).replace(".", "%2E")
+            ),
         ),
     }
 

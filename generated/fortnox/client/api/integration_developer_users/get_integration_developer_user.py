@@ -23,8 +23,16 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/api/integration-developer/users/users-v1/{integration_id}/{tenant_id}".format(
-            integration_id=quote(str(integration_id), safe=""),
-            tenant_id=quote(str(tenant_id), safe=""),
+            integration_id=(
+                quote(str(integration_id), safe="")
+                if str(integration_id) not in (".", "..")
+                else str(integration_id).replace(".", "%2E")
+            ),
+            tenant_id=(
+                quote(str(tenant_id), safe="")
+                if str(tenant_id) not in (".", "..")
+                else str(tenant_id).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -20,7 +20,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/api/integration-partner/apps/sales-v1/{app_id}".format(
-            app_id=quote(str(app_id), safe=""),
+            app_id=(
+                quote(str(app_id), safe="")
+                if str(app_id) not in (".", "..")
+                else str(app_id).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -21,8 +21,16 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/api/integration-partner/apps/sales-v1/{app_id}/{tenant_id}".format(
-            app_id=quote(str(app_id), safe=""),
-            tenant_id=quote(str(tenant_id), safe=""),
+            app_id=(
+                quote(str(app_id), safe="")
+                if str(app_id) not in (".", "..")
+                else str(app_id).replace(".", "%2E")
+            ),
+            tenant_id=(
+                quote(str(tenant_id), safe="")
+                if str(tenant_id) not in (".", "..")
+                else str(tenant_id).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -18,7 +18,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/invoiceaccruals/{invoice_number}".format(
-            invoice_number=quote(str(invoice_number), safe=""),
+            invoice_number=(
+                quote(str(invoice_number), safe="")
+                if str(invoice_number) not in (".", "..")
+                else str(invoice_number).replace(".", "%2E")
+            ),
         ),
     }
 

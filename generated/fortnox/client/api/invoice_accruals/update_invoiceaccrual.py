@@ -8,20 +8,27 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_invoice_accrual_wrap import FortnoxInvoiceAccrualWrap
+from ...models.fortnox_invoice_accrual_wrap_partial import (
+    FortnoxInvoiceAccrualWrapPartial,
+)
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     invoice_number: int,
     *,
-    body: FortnoxInvoiceAccrualWrap | Unset = UNSET,
+    body: FortnoxInvoiceAccrualWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/invoiceaccruals/{invoice_number}".format(
-            invoice_number=quote(str(invoice_number), safe=""),
+            invoice_number=(
+                quote(str(invoice_number), safe="")
+                if str(invoice_number) not in (".", "..")
+                else str(invoice_number).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,13 +69,13 @@ def sync_detailed(
     invoice_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxInvoiceAccrualWrap | Unset = UNSET,
+    body: FortnoxInvoiceAccrualWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoiceAccrualWrap]:
     """Update an invoice accrual
 
     Args:
         invoice_number (int):
-        body (FortnoxInvoiceAccrualWrap | Unset):
+        body (FortnoxInvoiceAccrualWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,13 +101,13 @@ def sync(
     invoice_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxInvoiceAccrualWrap | Unset = UNSET,
+    body: FortnoxInvoiceAccrualWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoiceAccrualWrap | None:
     """Update an invoice accrual
 
     Args:
         invoice_number (int):
-        body (FortnoxInvoiceAccrualWrap | Unset):
+        body (FortnoxInvoiceAccrualWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,13 +128,13 @@ async def asyncio_detailed(
     invoice_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxInvoiceAccrualWrap | Unset = UNSET,
+    body: FortnoxInvoiceAccrualWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoiceAccrualWrap]:
     """Update an invoice accrual
 
     Args:
         invoice_number (int):
-        body (FortnoxInvoiceAccrualWrap | Unset):
+        body (FortnoxInvoiceAccrualWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,13 +158,13 @@ async def asyncio(
     invoice_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxInvoiceAccrualWrap | Unset = UNSET,
+    body: FortnoxInvoiceAccrualWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoiceAccrualWrap | None:
     """Update an invoice accrual
 
     Args:
         invoice_number (int):
-        body (FortnoxInvoiceAccrualWrap | Unset):
+        body (FortnoxInvoiceAccrualWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

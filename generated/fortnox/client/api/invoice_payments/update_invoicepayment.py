@@ -8,20 +8,27 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_invoice_payment_wrap import FortnoxInvoicePaymentWrap
+from ...models.fortnox_invoice_payment_wrap_partial import (
+    FortnoxInvoicePaymentWrapPartial,
+)
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     number: str,
     *,
-    body: FortnoxInvoicePaymentWrap | Unset = UNSET,
+    body: FortnoxInvoicePaymentWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/invoicepayments/{number}".format(
-            number=quote(str(number), safe=""),
+            number=(
+                quote(str(number), safe="")
+                if str(number) not in (".", "..")
+                else str(number).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,13 +69,13 @@ def sync_detailed(
     number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxInvoicePaymentWrap | Unset = UNSET,
+    body: FortnoxInvoicePaymentWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoicePaymentWrap]:
     """Update an invoice payment
 
     Args:
         number (str):
-        body (FortnoxInvoicePaymentWrap | Unset):
+        body (FortnoxInvoicePaymentWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,13 +101,13 @@ def sync(
     number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxInvoicePaymentWrap | Unset = UNSET,
+    body: FortnoxInvoicePaymentWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoicePaymentWrap | None:
     """Update an invoice payment
 
     Args:
         number (str):
-        body (FortnoxInvoicePaymentWrap | Unset):
+        body (FortnoxInvoicePaymentWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,13 +128,13 @@ async def asyncio_detailed(
     number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxInvoicePaymentWrap | Unset = UNSET,
+    body: FortnoxInvoicePaymentWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoicePaymentWrap]:
     """Update an invoice payment
 
     Args:
         number (str):
-        body (FortnoxInvoicePaymentWrap | Unset):
+        body (FortnoxInvoicePaymentWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,13 +158,13 @@ async def asyncio(
     number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxInvoicePaymentWrap | Unset = UNSET,
+    body: FortnoxInvoicePaymentWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoicePaymentWrap | None:
     """Update an invoice payment
 
     Args:
         number (str):
-        body (FortnoxInvoicePaymentWrap | Unset):
+        body (FortnoxInvoicePaymentWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -18,7 +18,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/invoices/{document_number}/eprint".format(
-            document_number=quote(str(document_number), safe=""),
+            document_number=(
+                quote(str(document_number), safe="")
+                if str(document_number) not in (".", "..")
+                else str(document_number).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -7,7 +7,9 @@ import httpx
 
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
-from ...models.fortnox_invoice_payload_wrap import FortnoxInvoicePayloadWrap
+from ...models.fortnox_invoice_payload_wrap_partial import (
+    FortnoxInvoicePayloadWrapPartial,
+)
 from ...models.fortnox_invoice_wrap import FortnoxInvoiceWrap
 from ...types import UNSET, Response, Unset
 
@@ -15,14 +17,18 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     document_number: str,
     *,
-    body: FortnoxInvoicePayloadWrap | Unset = UNSET,
+    body: FortnoxInvoicePayloadWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/invoices/{document_number}".format(
-            document_number=quote(str(document_number), safe=""),
+            document_number=(
+                quote(str(document_number), safe="")
+                if str(document_number) not in (".", "..")
+                else str(document_number).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -63,7 +69,7 @@ def sync_detailed(
     document_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxInvoicePayloadWrap | Unset = UNSET,
+    body: FortnoxInvoicePayloadWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoiceWrap]:
     """Update an invoice
 
@@ -91,7 +97,7 @@ def sync_detailed(
 
     Args:
         document_number (str):
-        body (FortnoxInvoicePayloadWrap | Unset):
+        body (FortnoxInvoicePayloadWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -117,7 +123,7 @@ def sync(
     document_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxInvoicePayloadWrap | Unset = UNSET,
+    body: FortnoxInvoicePayloadWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoiceWrap | None:
     """Update an invoice
 
@@ -145,7 +151,7 @@ def sync(
 
     Args:
         document_number (str):
-        body (FortnoxInvoicePayloadWrap | Unset):
+        body (FortnoxInvoicePayloadWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -166,7 +172,7 @@ async def asyncio_detailed(
     document_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxInvoicePayloadWrap | Unset = UNSET,
+    body: FortnoxInvoicePayloadWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoiceWrap]:
     """Update an invoice
 
@@ -194,7 +200,7 @@ async def asyncio_detailed(
 
     Args:
         document_number (str):
-        body (FortnoxInvoicePayloadWrap | Unset):
+        body (FortnoxInvoicePayloadWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -218,7 +224,7 @@ async def asyncio(
     document_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxInvoicePayloadWrap | Unset = UNSET,
+    body: FortnoxInvoicePayloadWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoiceWrap | None:
     """Update an invoice
 
@@ -246,7 +252,7 @@ async def asyncio(
 
     Args:
         document_number (str):
-        body (FortnoxInvoicePayloadWrap | Unset):
+        body (FortnoxInvoicePayloadWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -8,20 +8,25 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_label_wrap import FortnoxLabelWrap
+from ...models.fortnox_label_wrap_partial import FortnoxLabelWrapPartial
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     id: int,
     *,
-    body: FortnoxLabelWrap | Unset = UNSET,
+    body: FortnoxLabelWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/labels/{id}".format(
-            id=quote(str(id), safe=""),
+            id=(
+                quote(str(id), safe="")
+                if str(id) not in (".", "..")
+                else str(id).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,7 +67,7 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxLabelWrap | Unset = UNSET,
+    body: FortnoxLabelWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxLabelWrap]:
     """Update a label
 
@@ -71,7 +76,7 @@ def sync_detailed(
 
     Args:
         id (int):
-        body (FortnoxLabelWrap | Unset):
+        body (FortnoxLabelWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -97,7 +102,7 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxLabelWrap | Unset = UNSET,
+    body: FortnoxLabelWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxLabelWrap | None:
     """Update a label
 
@@ -106,7 +111,7 @@ def sync(
 
     Args:
         id (int):
-        body (FortnoxLabelWrap | Unset):
+        body (FortnoxLabelWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -127,7 +132,7 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxLabelWrap | Unset = UNSET,
+    body: FortnoxLabelWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxLabelWrap]:
     """Update a label
 
@@ -136,7 +141,7 @@ async def asyncio_detailed(
 
     Args:
         id (int):
-        body (FortnoxLabelWrap | Unset):
+        body (FortnoxLabelWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -160,7 +165,7 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxLabelWrap | Unset = UNSET,
+    body: FortnoxLabelWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxLabelWrap | None:
     """Update a label
 
@@ -169,7 +174,7 @@ async def asyncio(
 
     Args:
         id (int):
-        body (FortnoxLabelWrap | Unset):
+        body (FortnoxLabelWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

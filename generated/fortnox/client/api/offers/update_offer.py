@@ -8,20 +8,25 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_offer_wrap import FortnoxOfferWrap
+from ...models.fortnox_offer_wrap_partial import FortnoxOfferWrapPartial
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     document_number: str,
     *,
-    body: FortnoxOfferWrap | Unset = UNSET,
+    body: FortnoxOfferWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/offers/{document_number}".format(
-            document_number=quote(str(document_number), safe=""),
+            document_number=(
+                quote(str(document_number), safe="")
+                if str(document_number) not in (".", "..")
+                else str(document_number).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,7 +67,7 @@ def sync_detailed(
     document_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxOfferWrap | Unset = UNSET,
+    body: FortnoxOfferWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxOfferWrap]:
     """Update an offer
 
@@ -78,7 +83,7 @@ def sync_detailed(
 
     Args:
         document_number (str):
-        body (FortnoxOfferWrap | Unset):
+        body (FortnoxOfferWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -104,7 +109,7 @@ def sync(
     document_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxOfferWrap | Unset = UNSET,
+    body: FortnoxOfferWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxOfferWrap | None:
     """Update an offer
 
@@ -120,7 +125,7 @@ def sync(
 
     Args:
         document_number (str):
-        body (FortnoxOfferWrap | Unset):
+        body (FortnoxOfferWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -141,7 +146,7 @@ async def asyncio_detailed(
     document_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxOfferWrap | Unset = UNSET,
+    body: FortnoxOfferWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxOfferWrap]:
     """Update an offer
 
@@ -157,7 +162,7 @@ async def asyncio_detailed(
 
     Args:
         document_number (str):
-        body (FortnoxOfferWrap | Unset):
+        body (FortnoxOfferWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -181,7 +186,7 @@ async def asyncio(
     document_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxOfferWrap | Unset = UNSET,
+    body: FortnoxOfferWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxOfferWrap | None:
     """Update an offer
 
@@ -197,7 +202,7 @@ async def asyncio(
 
     Args:
         document_number (str):
-        body (FortnoxOfferWrap | Unset):
+        body (FortnoxOfferWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

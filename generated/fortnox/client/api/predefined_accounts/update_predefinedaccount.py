@@ -8,20 +8,27 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_predefined_account_wrap import FortnoxPredefinedAccountWrap
+from ...models.fortnox_predefined_account_wrap_partial import (
+    FortnoxPredefinedAccountWrapPartial,
+)
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     name: str,
     *,
-    body: FortnoxPredefinedAccountWrap | Unset = UNSET,
+    body: FortnoxPredefinedAccountWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/predefinedaccounts/{name}".format(
-            name=quote(str(name), safe=""),
+            name=(
+                quote(str(name), safe="")
+                if str(name) not in (".", "..")
+                else str(name).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,7 +69,7 @@ def sync_detailed(
     name: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPredefinedAccountWrap | Unset = UNSET,
+    body: FortnoxPredefinedAccountWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxPredefinedAccountWrap]:
     """Update a Predefined Account
 
@@ -149,7 +156,7 @@ def sync_detailed(
 
     Args:
         name (str):
-        body (FortnoxPredefinedAccountWrap | Unset):
+        body (FortnoxPredefinedAccountWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -175,7 +182,7 @@ def sync(
     name: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPredefinedAccountWrap | Unset = UNSET,
+    body: FortnoxPredefinedAccountWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxPredefinedAccountWrap | None:
     """Update a Predefined Account
 
@@ -262,7 +269,7 @@ def sync(
 
     Args:
         name (str):
-        body (FortnoxPredefinedAccountWrap | Unset):
+        body (FortnoxPredefinedAccountWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -283,7 +290,7 @@ async def asyncio_detailed(
     name: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPredefinedAccountWrap | Unset = UNSET,
+    body: FortnoxPredefinedAccountWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxPredefinedAccountWrap]:
     """Update a Predefined Account
 
@@ -370,7 +377,7 @@ async def asyncio_detailed(
 
     Args:
         name (str):
-        body (FortnoxPredefinedAccountWrap | Unset):
+        body (FortnoxPredefinedAccountWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -394,7 +401,7 @@ async def asyncio(
     name: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPredefinedAccountWrap | Unset = UNSET,
+    body: FortnoxPredefinedAccountWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxPredefinedAccountWrap | None:
     """Update a Predefined Account
 
@@ -481,7 +488,7 @@ async def asyncio(
 
     Args:
         name (str):
-        body (FortnoxPredefinedAccountWrap | Unset):
+        body (FortnoxPredefinedAccountWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

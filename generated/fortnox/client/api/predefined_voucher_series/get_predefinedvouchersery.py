@@ -20,7 +20,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/predefinedvoucherseries/{name}".format(
-            name=quote(str(name), safe=""),
+            name=(
+                quote(str(name), safe="")
+                if str(name) not in (".", "..")
+                else str(name).replace(".", "%2E")
+            ),
         ),
     }
 

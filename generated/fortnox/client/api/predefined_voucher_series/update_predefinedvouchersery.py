@@ -10,20 +10,27 @@ from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_predefined_voucher_series_wrap import (
     FortnoxPredefinedVoucherSeriesWrap,
 )
+from ...models.fortnox_predefined_voucher_series_wrap_partial import (
+    FortnoxPredefinedVoucherSeriesWrapPartial,
+)
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     name: str,
     *,
-    body: FortnoxPredefinedVoucherSeriesWrap | Unset = UNSET,
+    body: FortnoxPredefinedVoucherSeriesWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/predefinedvoucherseries/{name}".format(
-            name=quote(str(name), safe=""),
+            name=(
+                quote(str(name), safe="")
+                if str(name) not in (".", "..")
+                else str(name).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -64,13 +71,13 @@ def sync_detailed(
     name: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPredefinedVoucherSeriesWrap | Unset = UNSET,
+    body: FortnoxPredefinedVoucherSeriesWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxPredefinedVoucherSeriesWrap]:
     """Update a predefined voucher series
 
     Args:
         name (str):
-        body (FortnoxPredefinedVoucherSeriesWrap | Unset):
+        body (FortnoxPredefinedVoucherSeriesWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -96,13 +103,13 @@ def sync(
     name: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPredefinedVoucherSeriesWrap | Unset = UNSET,
+    body: FortnoxPredefinedVoucherSeriesWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxPredefinedVoucherSeriesWrap | None:
     """Update a predefined voucher series
 
     Args:
         name (str):
-        body (FortnoxPredefinedVoucherSeriesWrap | Unset):
+        body (FortnoxPredefinedVoucherSeriesWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -123,13 +130,13 @@ async def asyncio_detailed(
     name: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPredefinedVoucherSeriesWrap | Unset = UNSET,
+    body: FortnoxPredefinedVoucherSeriesWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxPredefinedVoucherSeriesWrap]:
     """Update a predefined voucher series
 
     Args:
         name (str):
-        body (FortnoxPredefinedVoucherSeriesWrap | Unset):
+        body (FortnoxPredefinedVoucherSeriesWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -153,13 +160,13 @@ async def asyncio(
     name: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPredefinedVoucherSeriesWrap | Unset = UNSET,
+    body: FortnoxPredefinedVoucherSeriesWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxPredefinedVoucherSeriesWrap | None:
     """Update a predefined voucher series
 
     Args:
         name (str):
-        body (FortnoxPredefinedVoucherSeriesWrap | Unset):
+        body (FortnoxPredefinedVoucherSeriesWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -19,9 +19,21 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/3/prices/{price_list}/{article_number}/{from_quantity}".format(
-            price_list=quote(str(price_list), safe=""),
-            article_number=quote(str(article_number), safe=""),
-            from_quantity=quote(str(from_quantity), safe=""),
+            price_list=(
+                quote(str(price_list), safe="")
+                if str(price_list) not in (".", "..")
+                else str(price_list).replace(".", "%2E")
+            ),
+            article_number=(
+                quote(str(article_number), safe="")
+                if str(article_number) not in (".", "..")
+                else str(article_number).replace(".", "%2E")
+            ),
+            from_quantity=(
+                quote(str(from_quantity), safe="")
+                if str(from_quantity) not in (".", "..")
+                else str(from_quantity).replace(".", "%2E")
+            ),
         ),
     }
 

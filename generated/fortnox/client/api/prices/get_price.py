@@ -19,8 +19,16 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/prices/{price_list}/{article_number}".format(
-            price_list=quote(str(price_list), safe=""),
-            article_number=quote(str(article_number), safe=""),
+            price_list=(
+                quote(str(price_list), safe="")
+                if str(price_list) not in (".", "..")
+                else str(price_list).replace(".", "%2E")
+            ),
+            article_number=(
+                quote(str(article_number), safe="")
+                if str(article_number) not in (".", "..")
+                else str(article_number).replace(".", "%2E")
+            ),
         ),
     }
 

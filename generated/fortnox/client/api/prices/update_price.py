@@ -8,6 +8,7 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_price_wrap import FortnoxPriceWrap
+from ...models.fortnox_price_wrap_partial import FortnoxPriceWrapPartial
 from ...types import UNSET, Response, Unset
 
 
@@ -15,15 +16,23 @@ def _get_kwargs(
     price_list: str,
     article_number: str,
     *,
-    body: FortnoxPriceWrap | Unset = UNSET,
+    body: FortnoxPriceWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/prices/{price_list}/{article_number}".format(
-            price_list=quote(str(price_list), safe=""),
-            article_number=quote(str(article_number), safe=""),
+            price_list=(
+                quote(str(price_list), safe="")
+                if str(price_list) not in (".", "..")
+                else str(price_list).replace(".", "%2E")
+            ),
+            article_number=(
+                quote(str(article_number), safe="")
+                if str(article_number) not in (".", "..")
+                else str(article_number).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -65,14 +74,14 @@ def sync_detailed(
     article_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPriceWrap | Unset = UNSET,
+    body: FortnoxPriceWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxPriceWrap]:
     """Update the first price in the specified article
 
     Args:
         price_list (str):
         article_number (str):
-        body (FortnoxPriceWrap | Unset):
+        body (FortnoxPriceWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -100,14 +109,14 @@ def sync(
     article_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPriceWrap | Unset = UNSET,
+    body: FortnoxPriceWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxPriceWrap | None:
     """Update the first price in the specified article
 
     Args:
         price_list (str):
         article_number (str):
-        body (FortnoxPriceWrap | Unset):
+        body (FortnoxPriceWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -130,14 +139,14 @@ async def asyncio_detailed(
     article_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPriceWrap | Unset = UNSET,
+    body: FortnoxPriceWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxPriceWrap]:
     """Update the first price in the specified article
 
     Args:
         price_list (str):
         article_number (str):
-        body (FortnoxPriceWrap | Unset):
+        body (FortnoxPriceWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -163,14 +172,14 @@ async def asyncio(
     article_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPriceWrap | Unset = UNSET,
+    body: FortnoxPriceWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxPriceWrap | None:
     """Update the first price in the specified article
 
     Args:
         price_list (str):
         article_number (str):
-        body (FortnoxPriceWrap | Unset):
+        body (FortnoxPriceWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -8,6 +8,7 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_price_wrap import FortnoxPriceWrap
+from ...models.fortnox_price_wrap_partial import FortnoxPriceWrapPartial
 from ...types import UNSET, Response, Unset
 
 
@@ -16,16 +17,28 @@ def _get_kwargs(
     article_number: str,
     from_quantity: float,
     *,
-    body: FortnoxPriceWrap | Unset = UNSET,
+    body: FortnoxPriceWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/prices/{price_list}/{article_number}/{from_quantity}".format(
-            price_list=quote(str(price_list), safe=""),
-            article_number=quote(str(article_number), safe=""),
-            from_quantity=quote(str(from_quantity), safe=""),
+            price_list=(
+                quote(str(price_list), safe="")
+                if str(price_list) not in (".", "..")
+                else str(price_list).replace(".", "%2E")
+            ),
+            article_number=(
+                quote(str(article_number), safe="")
+                if str(article_number) not in (".", "..")
+                else str(article_number).replace(".", "%2E")
+            ),
+            from_quantity=(
+                quote(str(from_quantity), safe="")
+                if str(from_quantity) not in (".", "..")
+                else str(from_quantity).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -68,7 +81,7 @@ def sync_detailed(
     from_quantity: float,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPriceWrap | Unset = UNSET,
+    body: FortnoxPriceWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxPriceWrap]:
     """Update a price
 
@@ -76,7 +89,7 @@ def sync_detailed(
         price_list (str):
         article_number (str):
         from_quantity (float):
-        body (FortnoxPriceWrap | Unset):
+        body (FortnoxPriceWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -106,7 +119,7 @@ def sync(
     from_quantity: float,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPriceWrap | Unset = UNSET,
+    body: FortnoxPriceWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxPriceWrap | None:
     """Update a price
 
@@ -114,7 +127,7 @@ def sync(
         price_list (str):
         article_number (str):
         from_quantity (float):
-        body (FortnoxPriceWrap | Unset):
+        body (FortnoxPriceWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -139,7 +152,7 @@ async def asyncio_detailed(
     from_quantity: float,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPriceWrap | Unset = UNSET,
+    body: FortnoxPriceWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxPriceWrap]:
     """Update a price
 
@@ -147,7 +160,7 @@ async def asyncio_detailed(
         price_list (str):
         article_number (str):
         from_quantity (float):
-        body (FortnoxPriceWrap | Unset):
+        body (FortnoxPriceWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -175,7 +188,7 @@ async def asyncio(
     from_quantity: float,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxPriceWrap | Unset = UNSET,
+    body: FortnoxPriceWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxPriceWrap | None:
     """Update a price
 
@@ -183,7 +196,7 @@ async def asyncio(
         price_list (str):
         article_number (str):
         from_quantity (float):
-        body (FortnoxPriceWrap | Unset):
+        body (FortnoxPriceWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

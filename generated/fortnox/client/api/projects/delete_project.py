@@ -17,7 +17,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/3/projects/{project_number}".format(
-            project_number=quote(str(project_number), safe=""),
+            project_number=(
+                quote(str(project_number), safe="")
+                if str(project_number) not in (".", "..")
+                else str(project_number).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -8,20 +8,25 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_project_wrap import FortnoxProjectWrap
+from ...models.fortnox_project_wrap_partial import FortnoxProjectWrapPartial
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     project_number: int,
     *,
-    body: FortnoxProjectWrap | Unset = UNSET,
+    body: FortnoxProjectWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/projects/{project_number}".format(
-            project_number=quote(str(project_number), safe=""),
+            project_number=(
+                quote(str(project_number), safe="")
+                if str(project_number) not in (".", "..")
+                else str(project_number).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,13 +67,13 @@ def sync_detailed(
     project_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxProjectWrap | Unset = UNSET,
+    body: FortnoxProjectWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxProjectWrap]:
     """Update a project
 
     Args:
         project_number (int):
-        body (FortnoxProjectWrap | Unset):
+        body (FortnoxProjectWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,13 +99,13 @@ def sync(
     project_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxProjectWrap | Unset = UNSET,
+    body: FortnoxProjectWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxProjectWrap | None:
     """Update a project
 
     Args:
         project_number (int):
-        body (FortnoxProjectWrap | Unset):
+        body (FortnoxProjectWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,13 +126,13 @@ async def asyncio_detailed(
     project_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxProjectWrap | Unset = UNSET,
+    body: FortnoxProjectWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxProjectWrap]:
     """Update a project
 
     Args:
         project_number (int):
-        body (FortnoxProjectWrap | Unset):
+        body (FortnoxProjectWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,13 +156,13 @@ async def asyncio(
     project_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxProjectWrap | Unset = UNSET,
+    body: FortnoxProjectWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxProjectWrap | None:
     """Update a project
 
     Args:
         project_number (int):
-        body (FortnoxProjectWrap | Unset):
+        body (FortnoxProjectWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

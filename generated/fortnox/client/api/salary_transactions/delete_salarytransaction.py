@@ -18,7 +18,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/3/salarytransactions/{salary_row}".format(
-            salary_row=quote(str(salary_row), safe=""),
+            salary_row=(
+                quote(str(salary_row), safe="")
+                if str(salary_row) not in (".", "..")
+                else str(salary_row).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -8,20 +8,27 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_salary_transaction_wrap import FortnoxSalaryTransactionWrap
+from ...models.fortnox_salary_transaction_wrap_partial import (
+    FortnoxSalaryTransactionWrapPartial,
+)
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     salary_row: int,
     *,
-    body: FortnoxSalaryTransactionWrap | Unset = UNSET,
+    body: FortnoxSalaryTransactionWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/salarytransactions/{salary_row}".format(
-            salary_row=quote(str(salary_row), safe=""),
+            salary_row=(
+                quote(str(salary_row), safe="")
+                if str(salary_row) not in (".", "..")
+                else str(salary_row).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,13 +69,13 @@ def sync_detailed(
     salary_row: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSalaryTransactionWrap | Unset = UNSET,
+    body: FortnoxSalaryTransactionWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSalaryTransactionWrap]:
     """Update a salary transaction
 
     Args:
         salary_row (int):
-        body (FortnoxSalaryTransactionWrap | Unset):
+        body (FortnoxSalaryTransactionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,13 +101,13 @@ def sync(
     salary_row: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSalaryTransactionWrap | Unset = UNSET,
+    body: FortnoxSalaryTransactionWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSalaryTransactionWrap | None:
     """Update a salary transaction
 
     Args:
         salary_row (int):
-        body (FortnoxSalaryTransactionWrap | Unset):
+        body (FortnoxSalaryTransactionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,13 +128,13 @@ async def asyncio_detailed(
     salary_row: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSalaryTransactionWrap | Unset = UNSET,
+    body: FortnoxSalaryTransactionWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSalaryTransactionWrap]:
     """Update a salary transaction
 
     Args:
         salary_row (int):
-        body (FortnoxSalaryTransactionWrap | Unset):
+        body (FortnoxSalaryTransactionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,13 +158,13 @@ async def asyncio(
     salary_row: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSalaryTransactionWrap | Unset = UNSET,
+    body: FortnoxSalaryTransactionWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSalaryTransactionWrap | None:
     """Update a salary transaction
 
     Args:
         salary_row (int):
-        body (FortnoxSalaryTransactionWrap | Unset):
+        body (FortnoxSalaryTransactionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

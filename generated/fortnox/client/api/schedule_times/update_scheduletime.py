@@ -23,8 +23,16 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/scheduletimes/{employee_id}/{date}".format(
-            employee_id=quote(str(employee_id), safe=""),
-            date=quote(str(date), safe=""),
+            employee_id=(
+                quote(str(employee_id), safe="")
+                if str(employee_id) not in (".", "..")
+                else str(employee_id).replace(".", "%2E")
+            ),
+            date=(
+                quote(str(date), safe="")
+                if str(date) not in (".", "..")
+                else str(date).replace(".", "%2E")
+            ),
         ),
     }
 

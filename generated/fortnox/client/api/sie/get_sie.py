@@ -25,7 +25,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/sie/{type_}".format(
-            type_=quote(str(type_), safe=""),
+            type_=(
+                quote(str(type_), safe="")
+                if str(type_) not in (".", "..")
+                else str(type_).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

@@ -17,7 +17,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/3/supplierinvoiceaccruals/{supplier_invoice_number}".format(
-            supplier_invoice_number=quote(str(supplier_invoice_number), safe=""),
+            supplier_invoice_number=(
+                quote(str(supplier_invoice_number), safe="")
+                if str(supplier_invoice_number) not in (".", "..")
+                else str(supplier_invoice_number).replace(".", "%2E")
+            ),
         ),
     }
 

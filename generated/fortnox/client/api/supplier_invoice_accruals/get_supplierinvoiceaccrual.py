@@ -20,7 +20,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/supplierinvoiceaccruals/{supplier_invoice_number}".format(
-            supplier_invoice_number=quote(str(supplier_invoice_number), safe=""),
+            supplier_invoice_number=(
+                quote(str(supplier_invoice_number), safe="")
+                if str(supplier_invoice_number) not in (".", "..")
+                else str(supplier_invoice_number).replace(".", "%2E")
+            ),
         ),
     }
 

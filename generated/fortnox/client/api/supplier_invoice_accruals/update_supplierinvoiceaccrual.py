@@ -10,20 +10,27 @@ from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_supplier_invoice_accrual_wrap import (
     FortnoxSupplierInvoiceAccrualWrap,
 )
+from ...models.fortnox_supplier_invoice_accrual_wrap_partial import (
+    FortnoxSupplierInvoiceAccrualWrapPartial,
+)
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     supplier_invoice_number: int,
     *,
-    body: FortnoxSupplierInvoiceAccrualWrap | Unset = UNSET,
+    body: FortnoxSupplierInvoiceAccrualWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/supplierinvoiceaccruals/{supplier_invoice_number}".format(
-            supplier_invoice_number=quote(str(supplier_invoice_number), safe=""),
+            supplier_invoice_number=(
+                quote(str(supplier_invoice_number), safe="")
+                if str(supplier_invoice_number) not in (".", "..")
+                else str(supplier_invoice_number).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -64,13 +71,13 @@ def sync_detailed(
     supplier_invoice_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierInvoiceAccrualWrap | Unset = UNSET,
+    body: FortnoxSupplierInvoiceAccrualWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierInvoiceAccrualWrap]:
     """Update a supplier invoice accrual
 
     Args:
         supplier_invoice_number (int):
-        body (FortnoxSupplierInvoiceAccrualWrap | Unset):
+        body (FortnoxSupplierInvoiceAccrualWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -96,13 +103,13 @@ def sync(
     supplier_invoice_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierInvoiceAccrualWrap | Unset = UNSET,
+    body: FortnoxSupplierInvoiceAccrualWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierInvoiceAccrualWrap | None:
     """Update a supplier invoice accrual
 
     Args:
         supplier_invoice_number (int):
-        body (FortnoxSupplierInvoiceAccrualWrap | Unset):
+        body (FortnoxSupplierInvoiceAccrualWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -123,13 +130,13 @@ async def asyncio_detailed(
     supplier_invoice_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierInvoiceAccrualWrap | Unset = UNSET,
+    body: FortnoxSupplierInvoiceAccrualWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierInvoiceAccrualWrap]:
     """Update a supplier invoice accrual
 
     Args:
         supplier_invoice_number (int):
-        body (FortnoxSupplierInvoiceAccrualWrap | Unset):
+        body (FortnoxSupplierInvoiceAccrualWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -153,13 +160,13 @@ async def asyncio(
     supplier_invoice_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierInvoiceAccrualWrap | Unset = UNSET,
+    body: FortnoxSupplierInvoiceAccrualWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierInvoiceAccrualWrap | None:
     """Update a supplier invoice accrual
 
     Args:
         supplier_invoice_number (int):
-        body (FortnoxSupplierInvoiceAccrualWrap | Unset):
+        body (FortnoxSupplierInvoiceAccrualWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

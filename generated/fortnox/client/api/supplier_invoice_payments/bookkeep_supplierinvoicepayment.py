@@ -20,7 +20,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/supplierinvoicepayments/{number}/bookkeep".format(
-            number=quote(str(number), safe=""),
+            number=(
+                quote(str(number), safe="")
+                if str(number) not in (".", "..")
+                else str(number).replace(".", "%2E")
+            ),
         ),
     }
 

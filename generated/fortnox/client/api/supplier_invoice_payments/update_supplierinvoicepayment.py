@@ -10,20 +10,27 @@ from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_supplier_invoice_payment_wrap import (
     FortnoxSupplierInvoicePaymentWrap,
 )
+from ...models.fortnox_supplier_invoice_payment_wrap_partial import (
+    FortnoxSupplierInvoicePaymentWrapPartial,
+)
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     number: int,
     *,
-    body: FortnoxSupplierInvoicePaymentWrap | Unset = UNSET,
+    body: FortnoxSupplierInvoicePaymentWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/supplierinvoicepayments/{number}".format(
-            number=quote(str(number), safe=""),
+            number=(
+                quote(str(number), safe="")
+                if str(number) not in (".", "..")
+                else str(number).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -64,13 +71,13 @@ def sync_detailed(
     number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierInvoicePaymentWrap | Unset = UNSET,
+    body: FortnoxSupplierInvoicePaymentWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierInvoicePaymentWrap]:
     """Update a supplier invoice payment
 
     Args:
         number (int):
-        body (FortnoxSupplierInvoicePaymentWrap | Unset):
+        body (FortnoxSupplierInvoicePaymentWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -96,13 +103,13 @@ def sync(
     number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierInvoicePaymentWrap | Unset = UNSET,
+    body: FortnoxSupplierInvoicePaymentWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierInvoicePaymentWrap | None:
     """Update a supplier invoice payment
 
     Args:
         number (int):
-        body (FortnoxSupplierInvoicePaymentWrap | Unset):
+        body (FortnoxSupplierInvoicePaymentWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -123,13 +130,13 @@ async def asyncio_detailed(
     number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierInvoicePaymentWrap | Unset = UNSET,
+    body: FortnoxSupplierInvoicePaymentWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierInvoicePaymentWrap]:
     """Update a supplier invoice payment
 
     Args:
         number (int):
-        body (FortnoxSupplierInvoicePaymentWrap | Unset):
+        body (FortnoxSupplierInvoicePaymentWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -153,13 +160,13 @@ async def asyncio(
     number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierInvoicePaymentWrap | Unset = UNSET,
+    body: FortnoxSupplierInvoicePaymentWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierInvoicePaymentWrap | None:
     """Update a supplier invoice payment
 
     Args:
         number (int):
-        body (FortnoxSupplierInvoicePaymentWrap | Unset):
+        body (FortnoxSupplierInvoicePaymentWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -8,20 +8,27 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_supplier_invoice_wrap import FortnoxSupplierInvoiceWrap
+from ...models.fortnox_supplier_invoice_wrap_partial import (
+    FortnoxSupplierInvoiceWrapPartial,
+)
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     given_number: int,
     *,
-    body: FortnoxSupplierInvoiceWrap | Unset = UNSET,
+    body: FortnoxSupplierInvoiceWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/supplierinvoices/{given_number}".format(
-            given_number=quote(str(given_number), safe=""),
+            given_number=(
+                quote(str(given_number), safe="")
+                if str(given_number) not in (".", "..")
+                else str(given_number).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,13 +69,13 @@ def sync_detailed(
     given_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierInvoiceWrap | Unset = UNSET,
+    body: FortnoxSupplierInvoiceWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierInvoiceWrap]:
     """Update a supplier invoice
 
     Args:
         given_number (int):
-        body (FortnoxSupplierInvoiceWrap | Unset):
+        body (FortnoxSupplierInvoiceWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,13 +101,13 @@ def sync(
     given_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierInvoiceWrap | Unset = UNSET,
+    body: FortnoxSupplierInvoiceWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierInvoiceWrap | None:
     """Update a supplier invoice
 
     Args:
         given_number (int):
-        body (FortnoxSupplierInvoiceWrap | Unset):
+        body (FortnoxSupplierInvoiceWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,13 +128,13 @@ async def asyncio_detailed(
     given_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierInvoiceWrap | Unset = UNSET,
+    body: FortnoxSupplierInvoiceWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierInvoiceWrap]:
     """Update a supplier invoice
 
     Args:
         given_number (int):
-        body (FortnoxSupplierInvoiceWrap | Unset):
+        body (FortnoxSupplierInvoiceWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,13 +158,13 @@ async def asyncio(
     given_number: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierInvoiceWrap | Unset = UNSET,
+    body: FortnoxSupplierInvoiceWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierInvoiceWrap | None:
     """Update a supplier invoice
 
     Args:
         given_number (int):
-        body (FortnoxSupplierInvoiceWrap | Unset):
+        body (FortnoxSupplierInvoiceWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -18,7 +18,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/suppliers/{supplier_number}".format(
-            supplier_number=quote(str(supplier_number), safe=""),
+            supplier_number=(
+                quote(str(supplier_number), safe="")
+                if str(supplier_number) not in (".", "..")
+                else str(supplier_number).replace(".", "%2E")
+            ),
         ),
     }
 

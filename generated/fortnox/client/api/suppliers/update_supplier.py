@@ -8,20 +8,25 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_supplier_wrap import FortnoxSupplierWrap
+from ...models.fortnox_supplier_wrap_partial import FortnoxSupplierWrapPartial
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     supplier_number: str,
     *,
-    body: FortnoxSupplierWrap | Unset = UNSET,
+    body: FortnoxSupplierWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/suppliers/{supplier_number}".format(
-            supplier_number=quote(str(supplier_number), safe=""),
+            supplier_number=(
+                quote(str(supplier_number), safe="")
+                if str(supplier_number) not in (".", "..")
+                else str(supplier_number).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,13 +67,13 @@ def sync_detailed(
     supplier_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierWrap | Unset = UNSET,
+    body: FortnoxSupplierWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierWrap]:
     """Update a supplier
 
     Args:
         supplier_number (str):
-        body (FortnoxSupplierWrap | Unset):
+        body (FortnoxSupplierWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,13 +99,13 @@ def sync(
     supplier_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierWrap | Unset = UNSET,
+    body: FortnoxSupplierWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierWrap | None:
     """Update a supplier
 
     Args:
         supplier_number (str):
-        body (FortnoxSupplierWrap | Unset):
+        body (FortnoxSupplierWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,13 +126,13 @@ async def asyncio_detailed(
     supplier_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierWrap | Unset = UNSET,
+    body: FortnoxSupplierWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierWrap]:
     """Update a supplier
 
     Args:
         supplier_number (str):
-        body (FortnoxSupplierWrap | Unset):
+        body (FortnoxSupplierWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,13 +156,13 @@ async def asyncio(
     supplier_number: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxSupplierWrap | Unset = UNSET,
+    body: FortnoxSupplierWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierWrap | None:
     """Update a supplier
 
     Args:
         supplier_number (str):
-        body (FortnoxSupplierWrap | Unset):
+        body (FortnoxSupplierWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -8,20 +8,25 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_tax_reduction_wrap import FortnoxTaxReductionWrap
+from ...models.fortnox_tax_reduction_wrap_partial import FortnoxTaxReductionWrapPartial
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     id: int,
     *,
-    body: FortnoxTaxReductionWrap | Unset = UNSET,
+    body: FortnoxTaxReductionWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/taxreductions/{id}".format(
-            id=quote(str(id), safe=""),
+            id=(
+                quote(str(id), safe="")
+                if str(id) not in (".", "..")
+                else str(id).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,13 +67,13 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxTaxReductionWrap | Unset = UNSET,
+    body: FortnoxTaxReductionWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxTaxReductionWrap]:
     """Update a tax reduction
 
     Args:
         id (int):
-        body (FortnoxTaxReductionWrap | Unset):
+        body (FortnoxTaxReductionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,13 +99,13 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxTaxReductionWrap | Unset = UNSET,
+    body: FortnoxTaxReductionWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxTaxReductionWrap | None:
     """Update a tax reduction
 
     Args:
         id (int):
-        body (FortnoxTaxReductionWrap | Unset):
+        body (FortnoxTaxReductionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,13 +126,13 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxTaxReductionWrap | Unset = UNSET,
+    body: FortnoxTaxReductionWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxTaxReductionWrap]:
     """Update a tax reduction
 
     Args:
         id (int):
-        body (FortnoxTaxReductionWrap | Unset):
+        body (FortnoxTaxReductionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,13 +156,13 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxTaxReductionWrap | Unset = UNSET,
+    body: FortnoxTaxReductionWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxTaxReductionWrap | None:
     """Update a tax reduction
 
     Args:
         id (int):
-        body (FortnoxTaxReductionWrap | Unset):
+        body (FortnoxTaxReductionWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

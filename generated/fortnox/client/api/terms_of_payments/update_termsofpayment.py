@@ -8,20 +8,27 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_terms_of_payment_wrap import FortnoxTermsOfPaymentWrap
+from ...models.fortnox_terms_of_payment_wrap_partial import (
+    FortnoxTermsOfPaymentWrapPartial,
+)
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     code: str,
     *,
-    body: FortnoxTermsOfPaymentWrap | Unset = UNSET,
+    body: FortnoxTermsOfPaymentWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/termsofpayments/{code}".format(
-            code=quote(str(code), safe=""),
+            code=(
+                quote(str(code), safe="")
+                if str(code) not in (".", "..")
+                else str(code).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,13 +69,13 @@ def sync_detailed(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxTermsOfPaymentWrap | Unset = UNSET,
+    body: FortnoxTermsOfPaymentWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxTermsOfPaymentWrap]:
     """Update a term of payment
 
     Args:
         code (str):
-        body (FortnoxTermsOfPaymentWrap | Unset):
+        body (FortnoxTermsOfPaymentWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,13 +101,13 @@ def sync(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxTermsOfPaymentWrap | Unset = UNSET,
+    body: FortnoxTermsOfPaymentWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxTermsOfPaymentWrap | None:
     """Update a term of payment
 
     Args:
         code (str):
-        body (FortnoxTermsOfPaymentWrap | Unset):
+        body (FortnoxTermsOfPaymentWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,13 +128,13 @@ async def asyncio_detailed(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxTermsOfPaymentWrap | Unset = UNSET,
+    body: FortnoxTermsOfPaymentWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxTermsOfPaymentWrap]:
     """Update a term of payment
 
     Args:
         code (str):
-        body (FortnoxTermsOfPaymentWrap | Unset):
+        body (FortnoxTermsOfPaymentWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,13 +158,13 @@ async def asyncio(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxTermsOfPaymentWrap | Unset = UNSET,
+    body: FortnoxTermsOfPaymentWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxTermsOfPaymentWrap | None:
     """Update a term of payment
 
     Args:
         code (str):
-        body (FortnoxTermsOfPaymentWrap | Unset):
+        body (FortnoxTermsOfPaymentWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

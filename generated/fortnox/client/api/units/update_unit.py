@@ -8,20 +8,25 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_unit_wrap import FortnoxUnitWrap
+from ...models.fortnox_unit_wrap_partial import FortnoxUnitWrapPartial
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     code: str,
     *,
-    body: FortnoxUnitWrap | Unset = UNSET,
+    body: FortnoxUnitWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/units/{code}".format(
-            code=quote(str(code), safe=""),
+            code=(
+                quote(str(code), safe="")
+                if str(code) not in (".", "..")
+                else str(code).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,13 +67,13 @@ def sync_detailed(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxUnitWrap | Unset = UNSET,
+    body: FortnoxUnitWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxUnitWrap]:
     """Update a unit
 
     Args:
         code (str):
-        body (FortnoxUnitWrap | Unset):
+        body (FortnoxUnitWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,13 +99,13 @@ def sync(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxUnitWrap | Unset = UNSET,
+    body: FortnoxUnitWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxUnitWrap | None:
     """Update a unit
 
     Args:
         code (str):
-        body (FortnoxUnitWrap | Unset):
+        body (FortnoxUnitWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,13 +126,13 @@ async def asyncio_detailed(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxUnitWrap | Unset = UNSET,
+    body: FortnoxUnitWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxUnitWrap]:
     """Update a unit
 
     Args:
         code (str):
-        body (FortnoxUnitWrap | Unset):
+        body (FortnoxUnitWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,13 +156,13 @@ async def asyncio(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxUnitWrap | Unset = UNSET,
+    body: FortnoxUnitWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxUnitWrap | None:
     """Update a unit
 
     Args:
         code (str):
-        body (FortnoxUnitWrap | Unset):
+        body (FortnoxUnitWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -19,8 +19,16 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/vacationdebtbasis/{year}/{month}".format(
-            year=quote(str(year), safe=""),
-            month=quote(str(month), safe=""),
+            year=(
+                quote(str(year), safe="")
+                if str(year) not in (".", "..")
+                else str(year).replace(".", "%2E")
+            ),
+            month=(
+                quote(str(month), safe="")
+                if str(month) not in (".", "..")
+                else str(month).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -17,7 +17,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/3/voucherfileconnections/{file_id}".format(
-            file_id=quote(str(file_id), safe=""),
+            file_id=(
+                quote(str(file_id), safe="")
+                if str(file_id) not in (".", "..")
+                else str(file_id).replace(".", "%2E")
+            ),
         ),
     }
 

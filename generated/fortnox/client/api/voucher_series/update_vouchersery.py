@@ -8,20 +8,27 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_voucher_series_wrap import FortnoxVoucherSeriesWrap
+from ...models.fortnox_voucher_series_wrap_partial import (
+    FortnoxVoucherSeriesWrapPartial,
+)
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     code: str,
     *,
-    body: FortnoxVoucherSeriesWrap | Unset = UNSET,
+    body: FortnoxVoucherSeriesWrapPartial | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/3/voucherseries/{code}".format(
-            code=quote(str(code), safe=""),
+            code=(
+                quote(str(code), safe="")
+                if str(code) not in (".", "..")
+                else str(code).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -62,13 +69,13 @@ def sync_detailed(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxVoucherSeriesWrap | Unset = UNSET,
+    body: FortnoxVoucherSeriesWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxVoucherSeriesWrap]:
     """Update a voucher series
 
     Args:
         code (str):
-        body (FortnoxVoucherSeriesWrap | Unset):
+        body (FortnoxVoucherSeriesWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,13 +101,13 @@ def sync(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxVoucherSeriesWrap | Unset = UNSET,
+    body: FortnoxVoucherSeriesWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxVoucherSeriesWrap | None:
     """Update a voucher series
 
     Args:
         code (str):
-        body (FortnoxVoucherSeriesWrap | Unset):
+        body (FortnoxVoucherSeriesWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,13 +128,13 @@ async def asyncio_detailed(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxVoucherSeriesWrap | Unset = UNSET,
+    body: FortnoxVoucherSeriesWrapPartial | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxVoucherSeriesWrap]:
     """Update a voucher series
 
     Args:
         code (str):
-        body (FortnoxVoucherSeriesWrap | Unset):
+        body (FortnoxVoucherSeriesWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,13 +158,13 @@ async def asyncio(
     code: str,
     *,
     client: AuthenticatedClient | Client,
-    body: FortnoxVoucherSeriesWrap | Unset = UNSET,
+    body: FortnoxVoucherSeriesWrapPartial | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxVoucherSeriesWrap | None:
     """Update a voucher series
 
     Args:
         code (str):
-        body (FortnoxVoucherSeriesWrap | Unset):
+        body (FortnoxVoucherSeriesWrapPartial | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

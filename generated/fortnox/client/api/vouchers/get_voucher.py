@@ -27,8 +27,16 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/vouchers/{voucher_series}/{voucher_number}".format(
-            voucher_series=quote(str(voucher_series), safe=""),
-            voucher_number=quote(str(voucher_number), safe=""),
+            voucher_series=(
+                quote(str(voucher_series), safe="")
+                if str(voucher_series) not in (".", "..")
+                else str(voucher_series).replace(".", "%2E")
+            ),
+            voucher_number=(
+                quote(str(voucher_number), safe="")
+                if str(voucher_number) not in (".", "..")
+                else str(voucher_number).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

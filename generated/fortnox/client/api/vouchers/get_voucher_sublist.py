@@ -26,7 +26,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/vouchers/sublist/{voucher_series}".format(
-            voucher_series=quote(str(voucher_series), safe=""),
+            voucher_series=(
+                quote(str(voucher_series), safe="")
+                if str(voucher_series) not in (".", "..")
+                else str(voucher_series).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

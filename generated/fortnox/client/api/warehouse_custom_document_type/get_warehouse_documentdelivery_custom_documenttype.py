@@ -18,7 +18,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/api/warehouse/documentdeliveries/custom/documenttypes-v1/{type_}".format(
-            type_=quote(str(type_), safe=""),
+            type_=(
+                quote(str(type_), safe="")
+                if str(type_) not in (".", "..")
+                else str(type_).replace(".", "%2E")
+            ),
         ),
     }
 

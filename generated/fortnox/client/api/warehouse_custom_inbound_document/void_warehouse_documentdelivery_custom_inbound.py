@@ -26,8 +26,16 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/api/warehouse/documentdeliveries/custom/inbound-v1/{type_}/{id}/void".format(
-            type_=quote(str(type_), safe=""),
-            id=quote(str(id), safe=""),
+            type_=(
+                quote(str(type_), safe="")
+                if str(type_) not in (".", "..")
+                else str(type_).replace(".", "%2E")
+            ),
+            id=(
+                quote(str(id), safe="")
+                if str(id) not in (".", "..")
+                else str(id).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

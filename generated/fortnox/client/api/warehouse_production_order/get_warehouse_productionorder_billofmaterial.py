@@ -29,7 +29,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/api/warehouse/productionorders-v1/billofmaterials/{item_id}".format(
-            item_id=quote(str(item_id), safe=""),
+            item_id=(
+                quote(str(item_id), safe="")
+                if str(item_id) not in (".", "..")
+                else str(item_id).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

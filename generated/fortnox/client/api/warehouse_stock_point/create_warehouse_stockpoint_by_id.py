@@ -22,7 +22,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/api/warehouse/stockpoints-v1/{id}".format(
-            id=quote(str(id), safe=""),
+            id=(
+                quote(str(id), safe="")
+                if str(id) not in (".", "..")
+                else str(id).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -18,8 +18,16 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/api/warehouse/stocktaking-v1/{id}/rows/{row_id}".format(
-            id=quote(str(id), safe=""),
-            row_id=quote(str(row_id), safe=""),
+            id=(
+                quote(str(id), safe="")
+                if str(id) not in (".", "..")
+                else str(id).replace(".", "%2E")
+            ),
+            row_id=(
+                quote(str(row_id), safe="")
+                if str(row_id) not in (".", "..")
+                else str(row_id).replace(".", "%2E")
+            ),
         ),
     }
 

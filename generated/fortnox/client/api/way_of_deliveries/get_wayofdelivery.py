@@ -18,7 +18,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/wayofdeliveries/{code}".format(
-            code=quote(str(code), safe=""),
+            code=(
+                quote(str(code), safe="")
+                if str(code) not in (".", "..")
+                else str(code).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -15,13 +15,17 @@ from ...types import Response
 
 
 def _get_kwargs(
-    category_ids: int,
+    category_ids: int | str,
 ) -> dict[str, Any]:
 
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/catalog/products/categories/{category_ids}".format(
-            category_ids=quote(str(category_ids), safe=""),
+            category_ids=(
+                quote(str(category_ids), safe="")
+                if str(category_ids) not in (".", "..")
+                else str(category_ids).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -82,7 +86,7 @@ def _build_response(
 
 
 def sync_detailed(
-    category_ids: int,
+    category_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Response[Any | Response401 | Response403 | Response404 | Response4Xx]:
@@ -91,7 +95,7 @@ def sync_detailed(
      Deletes specified product categories
 
     Args:
-        category_ids (int):
+        category_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -113,7 +117,7 @@ def sync_detailed(
 
 
 def sync(
-    category_ids: int,
+    category_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Any | Response401 | Response403 | Response404 | Response4Xx | None:
@@ -122,7 +126,7 @@ def sync(
      Deletes specified product categories
 
     Args:
-        category_ids (int):
+        category_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -139,7 +143,7 @@ def sync(
 
 
 async def asyncio_detailed(
-    category_ids: int,
+    category_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Response[Any | Response401 | Response403 | Response404 | Response4Xx]:
@@ -148,7 +152,7 @@ async def asyncio_detailed(
      Deletes specified product categories
 
     Args:
-        category_ids (int):
+        category_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -168,7 +172,7 @@ async def asyncio_detailed(
 
 
 async def asyncio(
-    category_ids: int,
+    category_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Any | Response401 | Response403 | Response404 | Response4Xx | None:
@@ -177,7 +181,7 @@ async def asyncio(
      Deletes specified product categories
 
     Args:
-        category_ids (int):
+        category_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -30,7 +30,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/catalog/services/{service_id}".format(
-            service_id=quote(str(service_id), safe=""),
+            service_id=(
+                quote(str(service_id), safe="")
+                if str(service_id) not in (".", "..")
+                else str(service_id).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

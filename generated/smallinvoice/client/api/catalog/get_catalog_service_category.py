@@ -30,7 +30,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/catalog/services/categories/{category_id}".format(
-            category_id=quote(str(category_id), safe=""),
+            category_id=(
+                quote(str(category_id), safe="")
+                if str(category_id) not in (".", "..")
+                else str(category_id).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

@@ -32,7 +32,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/catalog/configuration/units/{unit_id}".format(
-            unit_id=quote(str(unit_id), safe=""),
+            unit_id=(
+                quote(str(unit_id), safe="")
+                if str(unit_id) not in (".", "..")
+                else str(unit_id).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

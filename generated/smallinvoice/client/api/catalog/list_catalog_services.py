@@ -20,6 +20,7 @@ def _get_kwargs(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -33,6 +34,8 @@ def _get_kwargs(
     params["limit"] = limit
 
     params["offset"] = offset
+
+    params["sort"] = sort
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -107,6 +110,7 @@ def sync_detailed(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> Response[Any | ListServices | Response401 | Response403 | Response4Xx]:
     """Returns list of services
 
@@ -118,6 +122,8 @@ def sync_detailed(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -133,6 +139,7 @@ def sync_detailed(
         filter_=filter_,
         limit=limit,
         offset=offset,
+        sort=sort,
     )
 
     response = client.get_httpx_client().request(
@@ -150,6 +157,7 @@ def sync(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> Any | ListServices | Response401 | Response403 | Response4Xx | None:
     """Returns list of services
 
@@ -161,6 +169,8 @@ def sync(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -177,6 +187,7 @@ def sync(
         filter_=filter_,
         limit=limit,
         offset=offset,
+        sort=sort,
     ).parsed
 
 
@@ -188,6 +199,7 @@ async def asyncio_detailed(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> Response[Any | ListServices | Response401 | Response403 | Response4Xx]:
     """Returns list of services
 
@@ -199,6 +211,8 @@ async def asyncio_detailed(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -214,6 +228,7 @@ async def asyncio_detailed(
         filter_=filter_,
         limit=limit,
         offset=offset,
+        sort=sort,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -229,6 +244,7 @@ async def asyncio(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> Any | ListServices | Response401 | Response403 | Response4Xx | None:
     """Returns list of services
 
@@ -240,6 +256,8 @@ async def asyncio(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -257,5 +275,6 @@ async def asyncio(
             filter_=filter_,
             limit=limit,
             offset=offset,
+            sort=sort,
         )
     ).parsed

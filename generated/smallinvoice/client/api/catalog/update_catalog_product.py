@@ -27,7 +27,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/catalog/products/{product_id}".format(
-            product_id=quote(str(product_id), safe=""),
+            product_id=(
+                quote(str(product_id), safe="")
+                if str(product_id) not in (".", "..")
+                else str(product_id).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -15,13 +15,17 @@ from ...types import Response
 
 
 def _get_kwargs(
-    exchange_ids: int,
+    exchange_ids: int | str,
 ) -> dict[str, Any]:
 
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/configuration/exchange-rates/{exchange_ids}".format(
-            exchange_ids=quote(str(exchange_ids), safe=""),
+            exchange_ids=(
+                quote(str(exchange_ids), safe="")
+                if str(exchange_ids) not in (".", "..")
+                else str(exchange_ids).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -87,7 +91,7 @@ def _build_response(
 
 
 def sync_detailed(
-    exchange_ids: int,
+    exchange_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Response[Any | Response401 | Response403 | Response404 | Response4Xx]:
@@ -96,7 +100,7 @@ def sync_detailed(
      Deletes specified currency exchange rates
 
     Args:
-        exchange_ids (int):
+        exchange_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -118,7 +122,7 @@ def sync_detailed(
 
 
 def sync(
-    exchange_ids: int,
+    exchange_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Any | Response401 | Response403 | Response404 | Response4Xx | None:
@@ -127,7 +131,7 @@ def sync(
      Deletes specified currency exchange rates
 
     Args:
-        exchange_ids (int):
+        exchange_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -144,7 +148,7 @@ def sync(
 
 
 async def asyncio_detailed(
-    exchange_ids: int,
+    exchange_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Response[Any | Response401 | Response403 | Response404 | Response4Xx]:
@@ -153,7 +157,7 @@ async def asyncio_detailed(
      Deletes specified currency exchange rates
 
     Args:
-        exchange_ids (int):
+        exchange_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -173,7 +177,7 @@ async def asyncio_detailed(
 
 
 async def asyncio(
-    exchange_ids: int,
+    exchange_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Any | Response401 | Response403 | Response404 | Response4Xx | None:
@@ -182,7 +186,7 @@ async def asyncio(
      Deletes specified currency exchange rates
 
     Args:
-        exchange_ids (int):
+        exchange_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -24,7 +24,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/configuration/exchange-rates/{exchange_id}".format(
-            exchange_id=quote(str(exchange_id), safe=""),
+            exchange_id=(
+                quote(str(exchange_id), safe="")
+                if str(exchange_id) not in (".", "..")
+                else str(exchange_id).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -20,6 +20,7 @@ def _get_kwargs(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -33,6 +34,8 @@ def _get_kwargs(
     params["limit"] = limit
 
     params["offset"] = offset
+
+    params["sort"] = sort
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -111,6 +114,7 @@ def sync_detailed(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> Response[
     Any | ListConfigurationBankAccounts | Response401 | Response403 | Response4Xx
 ]:
@@ -124,6 +128,8 @@ def sync_detailed(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -139,6 +145,7 @@ def sync_detailed(
         filter_=filter_,
         limit=limit,
         offset=offset,
+        sort=sort,
     )
 
     response = client.get_httpx_client().request(
@@ -156,6 +163,7 @@ def sync(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> (
     Any | ListConfigurationBankAccounts | Response401 | Response403 | Response4Xx | None
 ):
@@ -169,6 +177,8 @@ def sync(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -185,6 +195,7 @@ def sync(
         filter_=filter_,
         limit=limit,
         offset=offset,
+        sort=sort,
     ).parsed
 
 
@@ -196,6 +207,7 @@ async def asyncio_detailed(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> Response[
     Any | ListConfigurationBankAccounts | Response401 | Response403 | Response4Xx
 ]:
@@ -209,6 +221,8 @@ async def asyncio_detailed(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -224,6 +238,7 @@ async def asyncio_detailed(
         filter_=filter_,
         limit=limit,
         offset=offset,
+        sort=sort,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -239,6 +254,7 @@ async def asyncio(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> (
     Any | ListConfigurationBankAccounts | Response401 | Response403 | Response4Xx | None
 ):
@@ -252,6 +268,8 @@ async def asyncio(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -269,5 +287,6 @@ async def asyncio(
             filter_=filter_,
             limit=limit,
             offset=offset,
+            sort=sort,
         )
     ).parsed

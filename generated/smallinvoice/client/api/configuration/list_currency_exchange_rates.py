@@ -19,6 +19,7 @@ def _get_kwargs(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -30,6 +31,8 @@ def _get_kwargs(
     params["limit"] = limit
 
     params["offset"] = offset
+
+    params["sort"] = sort
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -112,6 +115,7 @@ def sync_detailed(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> Response[
     Any | ListConfigurationExchangeRates | Response401 | Response403 | Response4Xx
 ]:
@@ -124,6 +128,8 @@ def sync_detailed(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -138,6 +144,7 @@ def sync_detailed(
         filter_=filter_,
         limit=limit,
         offset=offset,
+        sort=sort,
     )
 
     response = client.get_httpx_client().request(
@@ -154,6 +161,7 @@ def sync(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> (
     Any
     | ListConfigurationExchangeRates
@@ -171,6 +179,8 @@ def sync(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -186,6 +196,7 @@ def sync(
         filter_=filter_,
         limit=limit,
         offset=offset,
+        sort=sort,
     ).parsed
 
 
@@ -196,6 +207,7 @@ async def asyncio_detailed(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> Response[
     Any | ListConfigurationExchangeRates | Response401 | Response403 | Response4Xx
 ]:
@@ -208,6 +220,8 @@ async def asyncio_detailed(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -222,6 +236,7 @@ async def asyncio_detailed(
         filter_=filter_,
         limit=limit,
         offset=offset,
+        sort=sort,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -236,6 +251,7 @@ async def asyncio(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> (
     Any
     | ListConfigurationExchangeRates
@@ -253,6 +269,8 @@ async def asyncio(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -269,5 +287,6 @@ async def asyncio(
             filter_=filter_,
             limit=limit,
             offset=offset,
+            sort=sort,
         )
     ).parsed

@@ -29,7 +29,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/configuration/bank-accounts/{account_id}".format(
-            account_id=quote(str(account_id), safe=""),
+            account_id=(
+                quote(str(account_id), safe="")
+                if str(account_id) not in (".", "..")
+                else str(account_id).replace(".", "%2E")
+            ),
         ),
     }
 

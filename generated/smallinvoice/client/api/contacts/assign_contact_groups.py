@@ -23,8 +23,16 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "patch",
         "url": "/contacts/{contact_id}/assign-groups/{groups_ids}".format(
-            contact_id=quote(str(contact_id), safe=""),
-            groups_ids=quote(str(groups_ids), safe=""),
+            contact_id=(
+                quote(str(contact_id), safe="")
+                if str(contact_id) not in (".", "..")
+                else str(contact_id).replace(".", "%2E")
+            ),
+            groups_ids=(
+                quote(str(groups_ids), safe="")
+                if str(groups_ids) not in (".", "..")
+                else str(groups_ids).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -29,7 +29,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "patch",
         "url": "/contacts/letters/{letter_id}/change-status".format(
-            letter_id=quote(str(letter_id), safe=""),
+            letter_id=(
+                quote(str(letter_id), safe="")
+                if str(letter_id) not in (".", "..")
+                else str(letter_id).replace(".", "%2E")
+            ),
         ),
     }
 

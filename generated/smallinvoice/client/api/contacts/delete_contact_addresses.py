@@ -16,14 +16,22 @@ from ...types import Response
 
 def _get_kwargs(
     contact_id: int,
-    addresses_ids: int,
+    addresses_ids: int | str,
 ) -> dict[str, Any]:
 
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/contacts/{contact_id}/addresses/{addresses_ids}".format(
-            contact_id=quote(str(contact_id), safe=""),
-            addresses_ids=quote(str(addresses_ids), safe=""),
+            contact_id=(
+                quote(str(contact_id), safe="")
+                if str(contact_id) not in (".", "..")
+                else str(contact_id).replace(".", "%2E")
+            ),
+            addresses_ids=(
+                quote(str(addresses_ids), safe="")
+                if str(addresses_ids) not in (".", "..")
+                else str(addresses_ids).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -90,7 +98,7 @@ def _build_response(
 
 def sync_detailed(
     contact_id: int,
-    addresses_ids: int,
+    addresses_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Response[Any | Response401 | Response403 | Response404 | Response4Xx]:
@@ -100,7 +108,7 @@ def sync_detailed(
 
     Args:
         contact_id (int):
-        addresses_ids (int):
+        addresses_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -124,7 +132,7 @@ def sync_detailed(
 
 def sync(
     contact_id: int,
-    addresses_ids: int,
+    addresses_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Any | Response401 | Response403 | Response404 | Response4Xx | None:
@@ -134,7 +142,7 @@ def sync(
 
     Args:
         contact_id (int):
-        addresses_ids (int):
+        addresses_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -153,7 +161,7 @@ def sync(
 
 async def asyncio_detailed(
     contact_id: int,
-    addresses_ids: int,
+    addresses_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Response[Any | Response401 | Response403 | Response404 | Response4Xx]:
@@ -163,7 +171,7 @@ async def asyncio_detailed(
 
     Args:
         contact_id (int):
-        addresses_ids (int):
+        addresses_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -185,7 +193,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     contact_id: int,
-    addresses_ids: int,
+    addresses_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Any | Response401 | Response403 | Response404 | Response4Xx | None:
@@ -195,7 +203,7 @@ async def asyncio(
 
     Args:
         contact_id (int):
-        addresses_ids (int):
+        addresses_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

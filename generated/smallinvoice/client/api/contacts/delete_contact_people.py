@@ -22,8 +22,16 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/contacts/{contact_id}/people/{people_ids}".format(
-            contact_id=quote(str(contact_id), safe=""),
-            people_ids=quote(str(people_ids), safe=""),
+            contact_id=(
+                quote(str(contact_id), safe="")
+                if str(contact_id) not in (".", "..")
+                else str(contact_id).replace(".", "%2E")
+            ),
+            people_ids=(
+                quote(str(people_ids), safe="")
+                if str(people_ids) not in (".", "..")
+                else str(people_ids).replace(".", "%2E")
+            ),
         ),
     }
 

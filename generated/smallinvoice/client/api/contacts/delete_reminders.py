@@ -21,7 +21,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/contacts/reminders/{reminder_ids}".format(
-            reminder_ids=quote(str(reminder_ids), safe=""),
+            reminder_ids=(
+                quote(str(reminder_ids), safe="")
+                if str(reminder_ids) not in (".", "..")
+                else str(reminder_ids).replace(".", "%2E")
+            ),
         ),
     }
 

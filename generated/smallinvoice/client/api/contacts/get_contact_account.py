@@ -31,8 +31,16 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/contacts/{contact_id}/accounts/{account_id}".format(
-            contact_id=quote(str(contact_id), safe=""),
-            account_id=quote(str(account_id), safe=""),
+            contact_id=(
+                quote(str(contact_id), safe="")
+                if str(contact_id) not in (".", "..")
+                else str(contact_id).replace(".", "%2E")
+            ),
+            account_id=(
+                quote(str(account_id), safe="")
+                if str(account_id) not in (".", "..")
+                else str(account_id).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

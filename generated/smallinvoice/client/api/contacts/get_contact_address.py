@@ -31,8 +31,16 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/contacts/{contact_id}/addresses/{address_id}".format(
-            contact_id=quote(str(contact_id), safe=""),
-            address_id=quote(str(address_id), safe=""),
+            contact_id=(
+                quote(str(contact_id), safe="")
+                if str(contact_id) not in (".", "..")
+                else str(contact_id).replace(".", "%2E")
+            ),
+            address_id=(
+                quote(str(address_id), safe="")
+                if str(address_id) not in (".", "..")
+                else str(address_id).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

@@ -22,7 +22,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/contacts/letters/{letter_id}/pdf".format(
-            letter_id=quote(str(letter_id), safe=""),
+            letter_id=(
+                quote(str(letter_id), safe="")
+                if str(letter_id) not in (".", "..")
+                else str(letter_id).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -30,7 +30,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/contacts/reminders/{reminder_id}".format(
-            reminder_id=quote(str(reminder_id), safe=""),
+            reminder_id=(
+                quote(str(reminder_id), safe="")
+                if str(reminder_id) not in (".", "..")
+                else str(reminder_id).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

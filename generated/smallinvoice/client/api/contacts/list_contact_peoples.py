@@ -23,6 +23,7 @@ def _get_kwargs(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -37,12 +38,18 @@ def _get_kwargs(
 
     params["offset"] = offset
 
+    params["sort"] = sort
+
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/contacts/{contact_id}/people".format(
-            contact_id=quote(str(contact_id), safe=""),
+            contact_id=(
+                quote(str(contact_id), safe="")
+                if str(contact_id) not in (".", "..")
+                else str(contact_id).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }
@@ -128,6 +135,7 @@ def sync_detailed(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> Response[
     Any | ListContactPeople | Response401 | Response403 | Response404 | Response4Xx
 ]:
@@ -142,6 +150,8 @@ def sync_detailed(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -158,6 +168,7 @@ def sync_detailed(
         filter_=filter_,
         limit=limit,
         offset=offset,
+        sort=sort,
     )
 
     response = client.get_httpx_client().request(
@@ -176,6 +187,7 @@ def sync(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> (
     Any
     | ListContactPeople
@@ -196,6 +208,8 @@ def sync(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -213,6 +227,7 @@ def sync(
         filter_=filter_,
         limit=limit,
         offset=offset,
+        sort=sort,
     ).parsed
 
 
@@ -225,6 +240,7 @@ async def asyncio_detailed(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> Response[
     Any | ListContactPeople | Response401 | Response403 | Response404 | Response4Xx
 ]:
@@ -239,6 +255,8 @@ async def asyncio_detailed(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -255,6 +273,7 @@ async def asyncio_detailed(
         filter_=filter_,
         limit=limit,
         offset=offset,
+        sort=sort,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -271,6 +290,7 @@ async def asyncio(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> (
     Any
     | ListContactPeople
@@ -291,6 +311,8 @@ async def asyncio(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -309,5 +331,6 @@ async def asyncio(
             filter_=filter_,
             limit=limit,
             offset=offset,
+            sort=sort,
         )
     ).parsed

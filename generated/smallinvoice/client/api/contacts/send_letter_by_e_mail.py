@@ -26,7 +26,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "patch",
         "url": "/contacts/letters/{letter_id}/send-by-email".format(
-            letter_id=quote(str(letter_id), safe=""),
+            letter_id=(
+                quote(str(letter_id), safe="")
+                if str(letter_id) not in (".", "..")
+                else str(letter_id).replace(".", "%2E")
+            ),
         ),
     }
 

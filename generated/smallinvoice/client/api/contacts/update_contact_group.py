@@ -29,7 +29,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/contacts/configuration/groups/{group_id}".format(
-            group_id=quote(str(group_id), safe=""),
+            group_id=(
+                quote(str(group_id), safe="")
+                if str(group_id) not in (".", "..")
+                else str(group_id).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -28,8 +28,16 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/contacts/{contact_id}/people/{person_id}".format(
-            contact_id=quote(str(contact_id), safe=""),
-            person_id=quote(str(person_id), safe=""),
+            contact_id=(
+                quote(str(contact_id), safe="")
+                if str(contact_id) not in (".", "..")
+                else str(contact_id).replace(".", "%2E")
+            ),
+            person_id=(
+                quote(str(person_id), safe="")
+                if str(person_id) not in (".", "..")
+                else str(person_id).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -27,7 +27,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/contacts/reminders/{reminder_id}".format(
-            reminder_id=quote(str(reminder_id), safe=""),
+            reminder_id=(
+                quote(str(reminder_id), safe="")
+                if str(reminder_id) not in (".", "..")
+                else str(reminder_id).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -16,14 +16,22 @@ from ...types import Response
 
 def _get_kwargs(
     invoice_id: int,
-    payment_ids: int,
+    payment_ids: int | str,
 ) -> dict[str, Any]:
 
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/receivables/invoices/{invoice_id}/payments/{payment_ids}".format(
-            invoice_id=quote(str(invoice_id), safe=""),
-            payment_ids=quote(str(payment_ids), safe=""),
+            invoice_id=(
+                quote(str(invoice_id), safe="")
+                if str(invoice_id) not in (".", "..")
+                else str(invoice_id).replace(".", "%2E")
+            ),
+            payment_ids=(
+                quote(str(payment_ids), safe="")
+                if str(payment_ids) not in (".", "..")
+                else str(payment_ids).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -90,7 +98,7 @@ def _build_response(
 
 def sync_detailed(
     invoice_id: int,
-    payment_ids: int,
+    payment_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Response[Any | Response401 | Response403 | Response404 | Response4Xx]:
@@ -100,7 +108,7 @@ def sync_detailed(
 
     Args:
         invoice_id (int):
-        payment_ids (int):
+        payment_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -124,7 +132,7 @@ def sync_detailed(
 
 def sync(
     invoice_id: int,
-    payment_ids: int,
+    payment_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Any | Response401 | Response403 | Response404 | Response4Xx | None:
@@ -134,7 +142,7 @@ def sync(
 
     Args:
         invoice_id (int):
-        payment_ids (int):
+        payment_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -153,7 +161,7 @@ def sync(
 
 async def asyncio_detailed(
     invoice_id: int,
-    payment_ids: int,
+    payment_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Response[Any | Response401 | Response403 | Response404 | Response4Xx]:
@@ -163,7 +171,7 @@ async def asyncio_detailed(
 
     Args:
         invoice_id (int):
-        payment_ids (int):
+        payment_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -185,7 +193,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     invoice_id: int,
-    payment_ids: int,
+    payment_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Any | Response401 | Response403 | Response404 | Response4Xx | None:
@@ -195,7 +203,7 @@ async def asyncio(
 
     Args:
         invoice_id (int):
-        payment_ids (int):
+        payment_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -39,7 +39,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/receivables/delivery-notes/{delivery_note_id}/preview".format(
-            delivery_note_id=quote(str(delivery_note_id), safe=""),
+            delivery_note_id=(
+                quote(str(delivery_note_id), safe="")
+                if str(delivery_note_id) not in (".", "..")
+                else str(delivery_note_id).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

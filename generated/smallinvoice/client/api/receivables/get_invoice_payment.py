@@ -31,8 +31,16 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/receivables/invoices/{invoice_id}/payments/{payment_id}".format(
-            invoice_id=quote(str(invoice_id), safe=""),
-            payment_id=quote(str(payment_id), safe=""),
+            invoice_id=(
+                quote(str(invoice_id), safe="")
+                if str(invoice_id) not in (".", "..")
+                else str(invoice_id).replace(".", "%2E")
+            ),
+            payment_id=(
+                quote(str(payment_id), safe="")
+                if str(payment_id) not in (".", "..")
+                else str(payment_id).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

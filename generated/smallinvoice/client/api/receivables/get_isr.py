@@ -32,7 +32,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/receivables/configuration/isrs/{isr_id}".format(
-            isr_id=quote(str(isr_id), safe=""),
+            isr_id=(
+                quote(str(isr_id), safe="")
+                if str(isr_id) not in (".", "..")
+                else str(isr_id).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

@@ -22,7 +22,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/receivables/offers/{offer_id}/pdf".format(
-            offer_id=quote(str(offer_id), safe=""),
+            offer_id=(
+                quote(str(offer_id), safe="")
+                if str(offer_id) not in (".", "..")
+                else str(offer_id).replace(".", "%2E")
+            ),
         ),
     }
 

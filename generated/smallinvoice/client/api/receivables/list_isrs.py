@@ -22,6 +22,7 @@ def _get_kwargs(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -35,6 +36,8 @@ def _get_kwargs(
     params["limit"] = limit
 
     params["offset"] = offset
+
+    params["sort"] = sort
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -118,6 +121,7 @@ def sync_detailed(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> Response[
     Any | ListReceivablesConfigurationIsrs | Response401 | Response403 | Response4Xx
 ]:
@@ -131,6 +135,8 @@ def sync_detailed(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -146,6 +152,7 @@ def sync_detailed(
         filter_=filter_,
         limit=limit,
         offset=offset,
+        sort=sort,
     )
 
     response = client.get_httpx_client().request(
@@ -163,6 +170,7 @@ def sync(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> (
     Any
     | ListReceivablesConfigurationIsrs
@@ -181,6 +189,8 @@ def sync(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -197,6 +207,7 @@ def sync(
         filter_=filter_,
         limit=limit,
         offset=offset,
+        sort=sort,
     ).parsed
 
 
@@ -208,6 +219,7 @@ async def asyncio_detailed(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> Response[
     Any | ListReceivablesConfigurationIsrs | Response401 | Response403 | Response4Xx
 ]:
@@ -221,6 +233,8 @@ async def asyncio_detailed(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -236,6 +250,7 @@ async def asyncio_detailed(
         filter_=filter_,
         limit=limit,
         offset=offset,
+        sort=sort,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -251,6 +266,7 @@ async def asyncio(
     filter_: str | Unset = UNSET,
     limit: int | Unset = 100,
     offset: int | Unset = 0,
+    sort: str | Unset = UNSET,
 ) -> (
     Any
     | ListReceivablesConfigurationIsrs
@@ -269,6 +285,8 @@ async def asyncio(
         filter_ (str | Unset):
         limit (int | Unset):  Default: 100.
         offset (int | Unset):  Default: 0.
+        sort (str | Unset): Sorting expression. Key or comma separated keys. Key preceded with
+            minus (-) means descending.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -286,5 +304,6 @@ async def asyncio(
             filter_=filter_,
             limit=limit,
             offset=offset,
+            sort=sort,
         )
     ).parsed

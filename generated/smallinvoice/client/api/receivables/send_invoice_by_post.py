@@ -26,7 +26,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "patch",
         "url": "/receivables/invoices/{invoice_id}/send-by-post".format(
-            invoice_id=quote(str(invoice_id), safe=""),
+            invoice_id=(
+                quote(str(invoice_id), safe="")
+                if str(invoice_id) not in (".", "..")
+                else str(invoice_id).replace(".", "%2E")
+            ),
         ),
     }
 

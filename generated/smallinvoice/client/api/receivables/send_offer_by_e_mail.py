@@ -26,7 +26,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "patch",
         "url": "/receivables/offers/{offer_id}/send-by-email".format(
-            offer_id=quote(str(offer_id), safe=""),
+            offer_id=(
+                quote(str(offer_id), safe="")
+                if str(offer_id) not in (".", "..")
+                else str(offer_id).replace(".", "%2E")
+            ),
         ),
     }
 

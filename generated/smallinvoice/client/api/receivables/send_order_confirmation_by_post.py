@@ -26,7 +26,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "patch",
         "url": "/receivables/order-confirmations/{order_confirmation_id}/send-by-post".format(
-            order_confirmation_id=quote(str(order_confirmation_id), safe=""),
+            order_confirmation_id=(
+                quote(str(order_confirmation_id), safe="")
+                if str(order_confirmation_id) not in (".", "..")
+                else str(order_confirmation_id).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -27,7 +27,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/receivables/offers/{offer_id}".format(
-            offer_id=quote(str(offer_id), safe=""),
+            offer_id=(
+                quote(str(offer_id), safe="")
+                if str(offer_id) not in (".", "..")
+                else str(offer_id).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -29,7 +29,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/receivables/order-confirmations/{order_confirmation_id}".format(
-            order_confirmation_id=quote(str(order_confirmation_id), safe=""),
+            order_confirmation_id=(
+                quote(str(order_confirmation_id), safe="")
+                if str(order_confirmation_id) not in (".", "..")
+                else str(order_confirmation_id).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -25,8 +25,16 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "patch",
         "url": "/reporting/projects/{project_id}/change-status/{status}".format(
-            project_id=quote(str(project_id), safe=""),
-            status=quote(str(status), safe=""),
+            project_id=(
+                quote(str(project_id), safe="")
+                if str(project_id) not in (".", "..")
+                else str(project_id).replace(".", "%2E")
+            ),
+            status=(
+                quote(str(status), safe="")
+                if str(status) not in (".", "..")
+                else str(status).replace(".", "%2E")
+            ),
         ),
     }
 

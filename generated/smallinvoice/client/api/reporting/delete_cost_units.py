@@ -15,13 +15,17 @@ from ...types import Response
 
 
 def _get_kwargs(
-    cost_units_ids: int,
+    cost_units_ids: int | str,
 ) -> dict[str, Any]:
 
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/reporting/cost-units/{cost_units_ids}".format(
-            cost_units_ids=quote(str(cost_units_ids), safe=""),
+            cost_units_ids=(
+                quote(str(cost_units_ids), safe="")
+                if str(cost_units_ids) not in (".", "..")
+                else str(cost_units_ids).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -87,7 +91,7 @@ def _build_response(
 
 
 def sync_detailed(
-    cost_units_ids: int,
+    cost_units_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Response[Any | Response401 | Response403 | Response404 | Response4Xx]:
@@ -96,7 +100,7 @@ def sync_detailed(
      Deletes specified cost units
 
     Args:
-        cost_units_ids (int):
+        cost_units_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -118,7 +122,7 @@ def sync_detailed(
 
 
 def sync(
-    cost_units_ids: int,
+    cost_units_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Any | Response401 | Response403 | Response404 | Response4Xx | None:
@@ -127,7 +131,7 @@ def sync(
      Deletes specified cost units
 
     Args:
-        cost_units_ids (int):
+        cost_units_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -144,7 +148,7 @@ def sync(
 
 
 async def asyncio_detailed(
-    cost_units_ids: int,
+    cost_units_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Response[Any | Response401 | Response403 | Response404 | Response4Xx]:
@@ -153,7 +157,7 @@ async def asyncio_detailed(
      Deletes specified cost units
 
     Args:
-        cost_units_ids (int):
+        cost_units_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -173,7 +177,7 @@ async def asyncio_detailed(
 
 
 async def asyncio(
-    cost_units_ids: int,
+    cost_units_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Any | Response401 | Response403 | Response404 | Response4Xx | None:
@@ -182,7 +186,7 @@ async def asyncio(
      Deletes specified cost units
 
     Args:
-        cost_units_ids (int):
+        cost_units_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

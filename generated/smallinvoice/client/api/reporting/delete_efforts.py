@@ -15,13 +15,17 @@ from ...types import Response
 
 
 def _get_kwargs(
-    effort_ids: int,
+    effort_ids: int | str,
 ) -> dict[str, Any]:
 
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/reporting/efforts/{effort_ids}".format(
-            effort_ids=quote(str(effort_ids), safe=""),
+            effort_ids=(
+                quote(str(effort_ids), safe="")
+                if str(effort_ids) not in (".", "..")
+                else str(effort_ids).replace(".", "%2E")
+            ),
         ),
     }
 
@@ -87,7 +91,7 @@ def _build_response(
 
 
 def sync_detailed(
-    effort_ids: int,
+    effort_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Response[Any | Response401 | Response403 | Response404 | Response4Xx]:
@@ -96,7 +100,7 @@ def sync_detailed(
      Deletes specified efforts
 
     Args:
-        effort_ids (int):
+        effort_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -118,7 +122,7 @@ def sync_detailed(
 
 
 def sync(
-    effort_ids: int,
+    effort_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Any | Response401 | Response403 | Response404 | Response4Xx | None:
@@ -127,7 +131,7 @@ def sync(
      Deletes specified efforts
 
     Args:
-        effort_ids (int):
+        effort_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -144,7 +148,7 @@ def sync(
 
 
 async def asyncio_detailed(
-    effort_ids: int,
+    effort_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Response[Any | Response401 | Response403 | Response404 | Response4Xx]:
@@ -153,7 +157,7 @@ async def asyncio_detailed(
      Deletes specified efforts
 
     Args:
-        effort_ids (int):
+        effort_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -173,7 +177,7 @@ async def asyncio_detailed(
 
 
 async def asyncio(
-    effort_ids: int,
+    effort_ids: int | str,
     *,
     client: AuthenticatedClient,
 ) -> Any | Response401 | Response403 | Response404 | Response4Xx | None:
@@ -182,7 +186,7 @@ async def asyncio(
      Deletes specified efforts
 
     Args:
-        effort_ids (int):
+        effort_ids (int | str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

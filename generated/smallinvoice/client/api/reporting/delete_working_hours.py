@@ -21,7 +21,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/reporting/working-hours/{time_ids}".format(
-            time_ids=quote(str(time_ids), safe=""),
+            time_ids=(
+                quote(str(time_ids), safe="")
+                if str(time_ids) not in (".", "..")
+                else str(time_ids).replace(".", "%2E")
+            ),
         ),
     }
 

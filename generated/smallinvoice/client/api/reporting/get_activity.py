@@ -30,7 +30,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/reporting/activities/{activity_id}".format(
-            activity_id=quote(str(activity_id), safe=""),
+            activity_id=(
+                quote(str(activity_id), safe="")
+                if str(activity_id) not in (".", "..")
+                else str(activity_id).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

@@ -30,7 +30,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/reporting/efforts/{effort_id}".format(
-            effort_id=quote(str(effort_id), safe=""),
+            effort_id=(
+                quote(str(effort_id), safe="")
+                if str(effort_id) not in (".", "..")
+                else str(effort_id).replace(".", "%2E")
+            ),
         ),
         "params": params,
     }

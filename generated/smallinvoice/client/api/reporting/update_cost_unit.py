@@ -27,7 +27,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/reporting/cost-units/{cost_unit_id}".format(
-            cost_unit_id=quote(str(cost_unit_id), safe=""),
+            cost_unit_id=(
+                quote(str(cost_unit_id), safe="")
+                if str(cost_unit_id) not in (".", "..")
+                else str(cost_unit_id).replace(".", "%2E")
+            ),
         ),
     }
 

@@ -27,7 +27,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/reporting/projects/{project_id}".format(
-            project_id=quote(str(project_id), safe=""),
+            project_id=(
+                quote(str(project_id), safe="")
+                if str(project_id) not in (".", "..")
+                else str(project_id).replace(".", "%2E")
+            ),
         ),
     }
 

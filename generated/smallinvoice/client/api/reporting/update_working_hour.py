@@ -27,7 +27,11 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/reporting/working-hours/{time_id}".format(
-            time_id=quote(str(time_id), safe=""),
+            time_id=(
+                quote(str(time_id), safe="")
+                if str(time_id) not in (".", "..")
+                else str(time_id).replace(".", "%2E")
+            ),
         ),
     }
 

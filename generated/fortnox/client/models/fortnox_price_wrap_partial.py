@@ -2,34 +2,61 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="CreateArchiveBodyFile")
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.fortnox_price_partial import FortnoxPricePartial
+
+
+T = TypeVar("T", bound="FortnoxPriceWrapPartial")
 
 
 @_attrs_define
-class CreateArchiveBodyFile:
-    """file to uplad"""
+class FortnoxPriceWrapPartial:
+    """
+    Attributes:
+        price (FortnoxPricePartial | Unset):
+    """
 
+    price: FortnoxPricePartial | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        price: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.price, Unset):
+            price = self.price.to_dict()
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
+        field_dict.update({})
+        if price is not UNSET:
+            field_dict["Price"] = price
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        create_archive_body_file = cls()
+        from ..models.fortnox_price_partial import FortnoxPricePartial  # noqa: PLC0415
 
-        create_archive_body_file.additional_properties = d
-        return create_archive_body_file
+        d = dict(src_dict)
+        _price = d.pop("Price", UNSET)
+        price: FortnoxPricePartial | Unset
+        if isinstance(_price, Unset):
+            price = UNSET
+        else:
+            price = FortnoxPricePartial.from_dict(_price)
+
+        fortnox_price_wrap_partial = cls(
+            price=price,
+        )
+
+        fortnox_price_wrap_partial.additional_properties = d
+        return fortnox_price_wrap_partial
 
     @property
     def additional_keys(self) -> list[str]:

@@ -2,34 +2,61 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="CreateInboxBodyFile")
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.fortnox_label_partial import FortnoxLabelPartial
+
+
+T = TypeVar("T", bound="FortnoxLabelWrapPartial")
 
 
 @_attrs_define
-class CreateInboxBodyFile:
-    """file"""
+class FortnoxLabelWrapPartial:
+    """
+    Attributes:
+        label (FortnoxLabelPartial | Unset):
+    """
 
+    label: FortnoxLabelPartial | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        label: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.label, Unset):
+            label = self.label.to_dict()
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
+        field_dict.update({})
+        if label is not UNSET:
+            field_dict["Label"] = label
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        create_inbox_body_file = cls()
+        from ..models.fortnox_label_partial import FortnoxLabelPartial  # noqa: PLC0415
 
-        create_inbox_body_file.additional_properties = d
-        return create_inbox_body_file
+        d = dict(src_dict)
+        _label = d.pop("Label", UNSET)
+        label: FortnoxLabelPartial | Unset
+        if isinstance(_label, Unset):
+            label = UNSET
+        else:
+            label = FortnoxLabelPartial.from_dict(_label)
+
+        fortnox_label_wrap_partial = cls(
+            label=label,
+        )
+
+        fortnox_label_wrap_partial.additional_properties = d
+        return fortnox_label_wrap_partial
 
     @property
     def additional_keys(self) -> list[str]:
