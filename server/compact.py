@@ -23,13 +23,15 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 # formats that only name a storage width: `type` already tells the caller what to send
 WIDTH_FORMATS = frozenset({"int32", "int64", "float", "double"})
 # a string cap at or above this is a storage limit no real argument reaches (addresses, remarks)
 LONG_TEXT = 1000
+# what the generator forbids in path values (`.` and `..` would change the path)
+DOT_SEGMENTS = {"enum": [".", ".."]}
 # schema keywords whose value is a schema, a list of schemas, or a map of name -> schema
 _SUB_SCHEMA = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
@@ -58,12 +60,16 @@ def _clean_node(node: Mapping[str, Any], name: str | None) -> dict[str, Any]:
             continue
         if key == "additionalProperties" and value is False:
             continue
+        if key == "minLength" and value == 1 and node.get("type") == "string":
+            continue  # "not empty": no model sends an empty id or name on purpose
+        if key == "not" and value == DOT_SEGMENTS:
+            continue  # a guard for path values, enforced at validation; a model never sends these
         if key in ("description", "title") and not (isinstance(value, str) and value.strip()):
             continue
         if key == "title" and name is not None and value.replace(" ", "").lower() == name.lower():
             continue
         if key == "description":
-            value = clean_text(value)
+            value = field_description(value)
             if _SAYS_NOTHING.match(value):
                 continue
         if key in _SUB_SCHEMA and isinstance(value, Mapping):
@@ -181,11 +187,43 @@ def _hint_sentences(vendor_title: str) -> list[tuple[str, str]]:
     ]
 
 
+# Sentences about the HTTP exchange rather than the operation: that the endpoint does what the
+# summary already said, what comes back, that errors are possible. The tool result and its error
+# codes say all of that; the list/get split says which call returns one record.
+_EXCHANGE_SENTENCES = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"^(?:an|this) endpoint (?:for|to) \w+ (?:an?|the|one|all|new) [\w ]+\.$",
+        r"^the [\w ]+ (?:register|resource) can return a list of records or a single record\.$",
+        r"^by specifying an? \w+ in the url, a single record will be returned\.$",
+        r"^not specifying an? \w+ will return a list of records\.$",
+        r"^if everything succeeded,? the response will be [^.]*\.$",
+        r"^if there (?:was|were) any problems,? an error will be returned\.$",
+        r"^the (?:updated|created) [\w ]+ will be returned if everything succeeded, if there (?:was|were) any "
+        r"problems an error will be returned\.$",
+        r"^this endpoint can produce errors[^.]*\.$",
+    )
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+# a field's description beyond this is vendor prose; the first sentence carries the meaning
+FIELD_DESCRIPTION_CHARS = 120
+
+
 def compact_description(description: str, vendor_title: str) -> str:
     text = clean_text(description)
     for pattern, replacement in _hint_sentences(vendor_title):
         text = re.sub(pattern, replacement, text)
-    return _SPACE.sub(" ", text).strip()
+    sentences = _SENTENCE_END.split(_SPACE.sub(" ", text).strip())
+    kept = sentences[:1] + [s for s in sentences[1:] if not any(p.match(s) for p in _EXCHANGE_SENTENCES)]
+    return " ".join(kept).strip()
+
+
+def field_description(text: str) -> str:
+    """A field's description: its first sentence, at most FIELD_DESCRIPTION_CHARS."""
+    first = _SENTENCE_END.split(clean_text(text), 1)[0]
+    if len(first) <= FIELD_DESCRIPTION_CHARS:
+        return first
+    return first[:FIELD_DESCRIPTION_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 # --- tools --------------------------------------------------------------------------------
@@ -206,4 +244,62 @@ def compact_tool(wire: Mapping[str, Any], vendor_title: str) -> dict[str, Any]:
     for key in ("outputSchema",):
         if key in wire:
             out[key] = wire[key]
+    return out
+
+
+# --- fields shared between listed tools ---------------------------------------------------
+
+# below this many bytes of shared field schemas a pointer to another tool saves too little
+SHARED_MIN_BYTES = 600
+# a donor may have at most this many fields the borrowing tool does not take (they get named)
+SHARED_MAX_MISSING = 3
+
+
+def share_fields(tools: list[dict[str, Any]], keep: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Write each body once per listing: a tool whose optional fields repeat, with identical
+    schemas, those of another tool (an update those of its create) lists only its own fields and
+    says whose it also takes. Creates are considered first, then the rest in listing order; the
+    donor is always in the same listing and always listed in full, so the pointer never dangles
+    and never chains. Arguments named in `keep` (the runtime's own, such as `fields`) always stay
+    listed where they are. Returns new tool dicts where something changed; the input is unchanged."""
+    kept = set(keep)
+    # one serialisation per property: identity of field schemas is compared as text
+    fields: list[dict[str, str]] = []
+    for tool in tools:
+        props = tool["inputSchema"].get("properties") or {}
+        fields.append({k: json.dumps(v, sort_keys=True, separators=(",", ":")) for k, v in props.items()})
+    donors: list[int] = []
+    out: list[dict[str, Any]] = list(tools)
+    # creates are the natural owners of an entity's fields: they donate first, whatever the names
+    for i in sorted(range(len(tools)), key=lambda i: (not str(tools[i]["name"]).startswith("create_"), i)):
+        tool = tools[i]
+        schema = tool["inputSchema"]
+        if "$defs" in schema or sum(map(len, fields[i].values())) < SHARED_MIN_BYTES:
+            donors.append(i)
+            continue
+        required = set(schema.get("required") or ()) | kept
+        best: tuple[int, int, list[str]] | None = None
+        for d in donors:
+            if "$defs" in tools[d]["inputSchema"]:
+                continue
+            shared = [k for k, text in fields[i].items() if k not in required and fields[d].get(k) == text]
+            size = sum(len(fields[i][k]) + len(k) for k in shared)
+            missing = [k for k in fields[d] if k not in fields[i]]
+            if (
+                size >= SHARED_MIN_BYTES
+                and len(missing) <= SHARED_MAX_MISSING
+                and (best is None or size > best[0])
+            ):
+                best = (size, d, shared)
+        if best is None:
+            donors.append(i)
+            continue
+        _, d, shared = best
+        donor = str(tools[d]["name"])
+        missing = [k for k in fields[d] if k not in fields[i]]
+        props = {k: v for k, v in (schema.get("properties") or {}).items() if k not in shared}
+        note = f"Other fields: as {donor}'s" + (f" except {', '.join(missing)}" if missing else "")
+        note += ", all optional."
+        description = f"{tool.get('description', '')} {note}".strip()
+        out[i] = {**tool, "description": description, "inputSchema": {**schema, "properties": props}}
     return out

@@ -17,7 +17,7 @@ from typing import Any
 
 from ledgermcp.server import shaping
 from ledgermcp.server.catalog import Vendor
-from ledgermcp.server.compact import compact_tool
+from ledgermcp.server.compact import compact_tool, share_fields
 
 HINTS = ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
 
@@ -119,7 +119,10 @@ def wire_tools(
 
         outputs = output_schemas_for(vendor)
     title = vendor_title(vendor)
-    return [
-        listed_tool(t, title, outputs.get(str(t["name"])))
-        for t in (selection or Selection()).apply(vendor.tools)
-    ]
+    return share_fields(
+        [
+            listed_tool(t, title, outputs.get(str(t["name"])))
+            for t in (selection or Selection()).apply(vendor.tools)
+        ],
+        keep=shaping.SHAPING_ARGS,
+    )

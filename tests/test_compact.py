@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -10,7 +11,13 @@ from jsonschema import Draft202012Validator
 from modes_support import arguments_for
 
 from ledgermcp.server.catalog import load_vendor
-from ledgermcp.server.compact import compact_description, compact_schema
+from ledgermcp.server.compact import (
+    SHARED_MIN_BYTES,
+    compact_description,
+    compact_schema,
+    field_description,
+    share_fields,
+)
 from ledgermcp.server.modes import build_surface
 from ledgermcp.server.toolspec import vendor_title, wire_tool, wire_tools
 
@@ -79,6 +86,68 @@ def test_descriptions_lose_what_the_hints_already_say() -> None:
     assert compact_description("Edit. Changes or removes existing data in Acme.", "Acme") == "Edit."
 
 
+def test_descriptions_lose_sentences_about_the_http_exchange() -> None:
+    text = (
+        "Create an offer. An endpoint for creating an offer. With EasyVat on, give an account. "
+        "This endpoint can produce errors, some of which may only matter for EasyVat."
+    )
+    assert compact_description(text, "Acme") == "Create an offer. With EasyVat on, give an account."
+    text = (
+        "Retrieve a list of labels. The labels register can return a list of records or a single "
+        "record. By specifying a Code in the URL, a single record will be returned. Not specifying "
+        "a Code will return a list of records."
+    )
+    assert compact_description(text, "Acme") == "Retrieve a list of labels."
+    # the first sentence always stays, even when it reads like boilerplate
+    assert (
+        compact_description("An endpoint for creating an offer.", "Acme")
+        == "An endpoint for creating an offer."
+    )
+
+
+def test_field_descriptions_keep_their_first_sentence() -> None:
+    assert field_description("The end date. Example: 2022-11-30") == "The end date."
+    long = "word " * 60
+    cut = field_description(long)
+    assert cut.endswith("…") and len(cut) <= 121 and " wor…" not in cut
+
+
+def _tool(name: str, props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = required
+    return {"name": name, "description": name, "inputSchema": schema, "annotations": {}}
+
+
+def test_an_update_lists_only_what_its_create_does_not_say() -> None:
+    body = {f"Field{i}": {"type": "string", "maxLength": 40 + i} for i in range(40)}
+    assert len(json.dumps(body)) > SHARED_MIN_BYTES
+    create = _tool("create_thing", dict(body), ["Field0"])
+    update = _tool("update_thing", {"Id": {"type": "integer"}, **body, "Field1": {"type": "integer"}}, ["Id"])
+    other = _tool("update_other", {"Id": {"type": "integer"}, "Name": {"type": "string"}}, ["Id"])
+    before = json.dumps([create, update, other])
+    # the update comes first in name order: the create still donates (creates own their fields)
+    listed = {t["name"]: t for t in share_fields([update, create, other])}
+    assert json.dumps([create, update, other]) == before  # inputs untouched
+    assert listed["create_thing"] == create and listed["update_other"] == other
+    shared = listed["update_thing"]
+    # its own id, and a field whose type differs from the create's, stay listed
+    assert set(shared["inputSchema"]["properties"]) == {"Id", "Field1"}
+    assert shared["inputSchema"]["required"] == ["Id"]
+    assert "Other fields: as create_thing's, all optional." in shared["description"]
+    # without the donor in the same listing nothing is shared: the pointer never dangles
+    assert share_fields([update]) == [update]
+
+
+def test_a_required_field_is_never_shared_and_missing_fields_are_named() -> None:
+    body = {f"Field{i}": {"type": "string", "maxLength": 40 + i} for i in range(40)}
+    create = _tool("create_thing", {**body, "Extra": {"type": "string"}})
+    update = _tool("update_thing", dict(body), ["Field3"])
+    listed = {t["name"]: t for t in share_fields([create, update])}
+    assert set(listed["update_thing"]["inputSchema"]["properties"]) == {"Field3"}
+    assert "except Extra" in listed["update_thing"]["description"]
+
+
 def resolved(schema: dict[str, Any], node: Any) -> Any:
     while isinstance(node, dict) and "$ref" in node:
         node = schema.get("$defs", {})[node["$ref"].split("/")[-1]]
@@ -111,6 +180,13 @@ def test_listed_tools_keep_what_a_call_needs(vendor_name: str) -> None:
     full_size = listed_size = 0
     for tool in vendor.tools:
         full, out = tool["input_schema"], listed[tool["name"]]["inputSchema"]
+        description = listed[tool["name"]]["description"]
+        donor = re.search(r"Other fields: as (\w+)'s", description)
+        if donor:
+            # fields left out are the donor's, with the same listed schema, in the same listing
+            donor_props = listed[donor.group(1)]["inputSchema"]["properties"]
+            out = {**out, "properties": {**donor_props, **out["properties"]}}
+            assert "Other fields" not in listed[donor.group(1)]["description"]
         assert set(full.get("properties") or {}) <= set(out["properties"]), tool["name"]
         assert full.get("required", []) == out.get("required", []), tool["name"]
         for name, sub in (full.get("properties") or {}).items():
@@ -120,7 +196,6 @@ def test_listed_tools_keep_what_a_call_needs(vendor_name: str) -> None:
         # what validates against the generated schema validates against the listed one
         Draft202012Validator.check_schema(out)
         assert not list(Draft202012Validator(out).iter_errors(arguments_for(tool))), tool["name"]
-        description = listed[tool["name"]]["description"]
         assert description.lower().startswith(tool["title"].rstrip(".").lower()), tool["name"]
         for repeated in (
             "Adds data in",
