@@ -268,34 +268,33 @@ def share_fields(tools: list[dict[str, Any]], keep: Iterable[str] = ()) -> list[
     for tool in tools:
         props = tool["inputSchema"].get("properties") or {}
         fields.append({k: json.dumps(v, sort_keys=True, separators=(",", ":")) for k, v in props.items()})
-    donors: list[int] = []
+    # (name, schema text) -> the donors that have exactly that field
+    holders: dict[tuple[str, str], list[int]] = {}
     out: list[dict[str, Any]] = list(tools)
     # creates are the natural owners of an entity's fields: they donate first, whatever the names
     for i in sorted(range(len(tools)), key=lambda i: (not str(tools[i]["name"]).startswith("create_"), i)):
-        tool = tools[i]
-        schema = tool["inputSchema"]
-        if "$defs" in schema or sum(map(len, fields[i].values())) < SHARED_MIN_BYTES:
-            donors.append(i)
-            continue
-        required = set(schema.get("required") or ()) | kept
+        schema = tools[i]["inputSchema"]
         best: tuple[int, int, list[str]] | None = None
-        for d in donors:
-            if "$defs" in tools[d]["inputSchema"]:
-                continue
-            shared = [k for k, text in fields[i].items() if k not in required and fields[d].get(k) == text]
-            size = sum(len(fields[i][k]) + len(k) for k in shared)
-            missing = [k for k in fields[d] if k not in fields[i]]
-            if (
-                size >= SHARED_MIN_BYTES
-                and len(missing) <= SHARED_MAX_MISSING
-                and (best is None or size > best[0])
-            ):
-                best = (size, d, shared)
+        if "$defs" not in schema and sum(map(len, fields[i].values())) >= SHARED_MIN_BYTES:
+            required = set(schema.get("required") or ()) | kept
+            shared_with: dict[int, list[str]] = {}
+            for k, text in fields[i].items():
+                if k not in required:
+                    for d in holders.get((k, text), ()):
+                        shared_with.setdefault(d, []).append(k)
+            for d, shared in shared_with.items():
+                size = sum(len(fields[i][k]) + len(k) for k in shared)
+                if size < SHARED_MIN_BYTES or (best is not None and size <= best[0]):
+                    continue
+                if sum(1 for k in fields[d] if k not in fields[i]) <= SHARED_MAX_MISSING:
+                    best = (size, d, shared)
         if best is None:
-            donors.append(i)
+            if "$defs" not in schema:
+                for pair in fields[i].items():
+                    holders.setdefault(pair, []).append(i)
             continue
         _, d, shared = best
-        donor = str(tools[d]["name"])
+        tool, donor = tools[i], str(tools[d]["name"])
         missing = [k for k in fields[d] if k not in fields[i]]
         props = {k: v for k, v in (schema.get("properties") or {}).items() if k not in shared}
         note = f"Other fields: as {donor}'s" + (f" except {', '.join(missing)}" if missing else "")

@@ -238,3 +238,28 @@ def test_generated_vendor_tables_build_a_client(vendor: str) -> None:
     assert str(client.base_url).rstrip("/") == info["base_url"].rstrip("/")
     names = {v.name for v in accepted_env_vars(info)}
     assert f"{info['env_prefix']}_BASE_URL" in names and f"{info['env_prefix']}_TIMEOUT_MS" in names
+
+
+@pytest.mark.anyio
+async def test_the_network_transport_is_built_on_the_first_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building httpx's transport loads the CA bundle; a server pays it on its first call, not
+    before it can list its tools. A client that never sends closes cleanly."""
+    built: list[object] = []
+
+    class Counting(httpx.AsyncBaseTransport):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            built.append(self)
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return httpx.Response(204)
+
+    monkeypatch.setattr(httpx, "AsyncHTTPTransport", Counting)
+    env = {"LEDGERMCP_FAKEINVOICE_API_KEY": "k"}
+    async with build_async_client(VENDOR, env=env):
+        pass
+    assert built == []
+    async with build_async_client(VENDOR, env=env) as client:
+        assert built == []
+        assert (await client.get("/invoices")).status_code == 204
+        assert (await client.get("/invoices")).status_code == 204
+        assert len(built) == 1

@@ -130,6 +130,24 @@ def _monitor(vendor_info: Mapping[str, Any], limit: RateLimit | None) -> BudgetM
     return BudgetMonitor(str(vendor_info["name"]), limit.remaining_header, limit.warn_threshold)
 
 
+class _DeferredNetwork(httpx.AsyncBaseTransport):
+    """httpx's network transport, built on the first request: building it loads the CA bundle
+    into an SSL context (tens of milliseconds), which a server should not pay before it can
+    answer `tools/list`."""
+
+    def __init__(self) -> None:
+        self._transport: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._transport is None:
+            self._transport = httpx.AsyncHTTPTransport()
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+
+
 def _common(
     vendor_info: Mapping[str, Any],
     auth: httpx.Auth | None,
@@ -176,7 +194,7 @@ def build_async_client(
     """
     options = _common(vendor_info, auth, base_url, timeout, env, clock, headers)
     limit = resolve_rate_limit(vendor_info, rate_limit, env=env)
-    stack: httpx.AsyncBaseTransport = transport or httpx.AsyncHTTPTransport()
+    stack: httpx.AsyncBaseTransport = transport or _DeferredNetwork()
     window = _window(vendor_info, limit, clock)
     if window is not None:
         stack = AsyncRateLimitTransport(stack, window, sleep=sleep, monitor=_monitor(vendor_info, limit))
