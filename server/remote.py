@@ -254,11 +254,13 @@ def build_asgi(
     manager = StreamableHTTPSessionManager(
         app=app.server, json_response=True, stateless=True, security_settings=security
     )
-    tool_count = len(app.pipeline.allowed) if app.pipeline.allowed is not None else len(app.vendor.tools)
+    # operations, not tools: a mode decides how many tools list them (server/modes)
+    operations = len(app.pipeline.allowed) if app.pipeline.allowed is not None else len(app.vendor.tools)
     health_body = {
         "status": "ok",
         "vendor": app.vendor.name,
-        "tools": tool_count,
+        "mode": app.surface.mode if app.surface is not None else "full",
+        "operations": operations,
         "version": __version__,
         "sandbox": sandbox,
         "transport": "streamable-http",

@@ -121,7 +121,8 @@ def test_health_and_origin(sandbox_server: ServerProcess) -> None:
     assert health.json() | {"version": None} == {
         "status": "ok",
         "vendor": "fortnox",
-        "tools": 377,
+        "mode": "full",
+        "operations": 377,
         "version": None,
         "sandbox": True,
         "transport": "streamable-http",
