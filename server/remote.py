@@ -1,8 +1,8 @@
 """`ledgermcp serve VENDOR --transport http`: the MCP server over stateless Streamable HTTP.
 
 Each POST to `/mcp` is answered on its own with a JSON body (no sessions, no SSE), so replicas
-behind a load balancer need no sticky sessions. `GET /healthz` answers 200 with the vendor and its
-tool count (no auth, no secrets).
+behind a load balancer need no sticky sessions. `GET /healthz` answers 200 with the vendor, the mode
+and the number of reachable operations (no auth, no secrets).
 
 Guards, in order, on every HTTP request (`Guard`, a plain ASGI middleware):
 - `Origin`: absent (non-browser clients) or a loopback origin or one listed in `--allow-origin` /
