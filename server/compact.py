@@ -41,6 +41,46 @@ _TAG = re.compile(r"<[^>]+>")
 # "identifies the invoice" on an id argument says no more than the argument's and the tool's names
 _SAYS_NOTHING = re.compile(r"^identifies the [\w ]+\.?$", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
+# words that carry no meaning of their own in a field's description ("filter by zip code")
+_FILLER = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "by",
+        "for",
+        "to",
+        "in",
+        "on",
+        "is",
+        "are",
+        "or",
+        "and",
+        "filter",
+        "filters",
+        "array",
+        "list",
+        "value",
+        "values",
+        "field",
+        "given",
+        "specific",
+        "which",
+        "this",
+        "that",
+    ]
+)
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _repeats_name(description: str, name: str) -> bool:
+    """True when every meaningful word of the description is already part of the field's name:
+    `zipcode` "filter by zip code", `projectIds` "An array of project IDs"."""
+    squashed = re.sub(r"[^a-z0-9]", "", name.lower())
+    words = [w for w in _WORD.findall(description.lower()) if w not in _FILLER]
+    # plural "ids" against "Ids" and the like: compare without a trailing s as well
+    return bool(words) and all(w in squashed or w.rstrip("s") in squashed for w in words)
 
 
 # --- schemas ------------------------------------------------------------------------------
@@ -70,7 +110,7 @@ def _clean_node(node: Mapping[str, Any], name: str | None) -> dict[str, Any]:
             continue
         if key == "description":
             value = field_description(value)
-            if _SAYS_NOTHING.match(value):
+            if _SAYS_NOTHING.match(value) or (name is not None and _repeats_name(value, name)):
                 continue
         if key in _SUB_SCHEMA and isinstance(value, Mapping):
             value = _clean_node(value, None)
@@ -202,6 +242,7 @@ _EXCHANGE_SENTENCES = tuple(
         r"^the (?:updated|created) [\w ]+ will be returned if everything succeeded, if there (?:was|were) any "
         r"problems an error will be returned\.$",
         r"^this endpoint can produce errors[^.]*\.$",
+        r"^response property descriptions:.*$",
     )
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
@@ -250,7 +291,7 @@ def compact_tool(wire: Mapping[str, Any], vendor_title: str) -> dict[str, Any]:
 # --- fields shared between listed tools ---------------------------------------------------
 
 # below this many bytes of shared field schemas a pointer to another tool saves too little
-SHARED_MIN_BYTES = 600
+SHARED_MIN_BYTES = 300
 # a donor may have at most this many fields the borrowing tool does not take (they get named)
 SHARED_MAX_MISSING = 3
 

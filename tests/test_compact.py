@@ -105,6 +105,26 @@ def test_descriptions_lose_sentences_about_the_http_exchange() -> None:
     )
 
 
+def test_field_descriptions_that_only_spell_the_name_go() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "zipcode": {"type": "string", "description": "filter by zip code"},
+            "projectIds": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "An array of project IDs.",
+            },
+            "filter": {"enum": ["active"], "description": "possibility to filter customers"},
+            "lastmodified": {"type": "string", "description": "filter by last modified (date and time)"},
+        },
+    }
+    props = compact_schema(schema)["properties"]
+    assert "description" not in props["zipcode"] and "description" not in props["projectIds"]
+    assert props["filter"]["description"] == "possibility to filter customers"
+    assert props["lastmodified"]["description"] == "filter by last modified (date and time)"
+
+
 def test_field_descriptions_keep_their_first_sentence() -> None:
     assert field_description("The end date. Example: 2022-11-30") == "The end date."
     long = "word " * 60
