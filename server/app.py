@@ -76,20 +76,7 @@ def build_server(
             raise MCPError(
                 types.INVALID_PARAMS, f"{exc}; tools/list shows the tools this server offers"
             ) from None
-        if isinstance(result, ToolResult):
-            try:
-                return types.CallToolResult.model_validate(result.to_wire())
-            except Exception:
-                log.exception("could not encode the result of %s", params.name)
-                return types.CallToolResult(
-                    content=[
-                        types.TextContent(
-                            text=f"INTERNAL_ERROR: {params.name}: the result could not be encoded"
-                        )
-                    ],
-                    is_error=True,
-                )
-        return result
+        return tool_call_result(params.name, result)
 
     return Server(
         f"ledgermcp-{vendor.name}",
