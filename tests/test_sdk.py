@@ -72,6 +72,23 @@ def example_code() -> str:
     return blocks[0]
 
 
+def test_readme_example_runs_on_the_stack(
+    upstream: Upstream, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = DOC.parent.parent / "README.md"
+    blocks = [
+        b for b in re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S) if "client_for" in b
+    ]
+    assert len(blocks) == 1, "README.md should show exactly one typed-SDK example"
+    monkeypatch.setenv("LEDGERMCP_FORTNOX_BASE_URL", upstream.url)
+    monkeypatch.setenv("LEDGERMCP_FORTNOX_ACCESS_TOKEN", TOKEN)
+    exec(compile(blocks[0], str(readme), "exec"), {"__name__": "readme_example"})
+    assert capsys.readouterr().out.split("\n")[0] == "200"
+    # the upstream's 503 was retried by the shared stack, each attempt with the bearer token
+    assert [s["path"] for s in upstream.seen] == ["/3/invoices", "/3/invoices"]
+    assert all(s["authorization"] == f"Bearer {TOKEN}" for s in upstream.seen)
+
+
 def test_documented_example_runs_on_the_stack(
     upstream: Upstream, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
