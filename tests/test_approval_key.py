@@ -24,6 +24,7 @@ from ledgermcp.server.app import create_app
 from ledgermcp.server.catalog import load_vendor
 from ledgermcp.server.http.redact import MASK, install_log_redaction
 from ledgermcp.server.safety import ApprovalKeyError, options_from_env
+from ledgermcp.server.safety.gates import FOREIGN_KEY, TokenSigner
 from ledgermcp.server.safety.keys import APPROVAL_KEY_ENV, KEY_FILE, approval_key, parse_key
 from ledgermcp.server.settings import env_table
 
@@ -113,6 +114,25 @@ def test_the_key_is_masked_in_log_lines(tmp_path: Path, caplog: pytest.LogCaptur
     with caplog.at_level(logging.INFO, logger="ledgermcp.http"):
         log.info("configured with %s and %s", given, file_text)
     assert caplog.messages == [f"configured with {MASK} and {MASK}"]
+
+
+@pytest.mark.anyio
+async def test_the_signer_tells_the_reasons_apart() -> None:
+    now = [1000.0]
+    ours = TokenSigner(key=RAW, ttl=60, clock=lambda: now[0], scope="fortnox|x|profile:a")
+    theirs = TokenSigner(key=RAW[::-1], ttl=60, clock=lambda: now[0], scope="fortnox|x|profile:a")
+    token, expires = ours.issue("digest")
+    assert expires == 1060 and token.startswith(f"v2.{ours.key_id}.1060.")
+    assert await theirs.check(token, "digest") == FOREIGN_KEY
+    assert await ours.check("v1.1060.nonce.mac", "digest") == FOREIGN_KEY  # signed before keys were kept
+    assert "different plan" in (await ours.check(token, "other digest") or "")
+    assert await ours.check("v2.only.three", "digest") == "the approval token is malformed"
+    assert await ours.check(None, "digest") == "the approval token is malformed"
+    assert await ours.check(token, "digest") is None
+    assert await ours.check(token, "digest") == "the approval token was already used"
+    late, _ = ours.issue("digest")
+    now[0] += 61
+    assert await ours.check(late, "digest") == "the approval token has expired"
 
 
 _RACER = textwrap.dedent(
