@@ -178,7 +178,9 @@ async def test_the_round_trip_state_crosses_replicas_once(
 
 
 @pytest.mark.anyio
-async def test_a_replica_with_another_key_says_so(replicas: Replicas, tmp_path: Path) -> None:
+async def test_a_replica_with_another_key_says_so(
+    replicas: Replicas, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     # no variable: each takes the key file of its own data directory, as servers on two hosts would
     a = replicas.replica({"LEDGERMCP_DATA_DIR": str(tmp_path / "host-a")})
     b = replicas.replica({"LEDGERMCP_DATA_DIR": str(tmp_path / "host-b")})
@@ -188,6 +190,9 @@ async def test_a_replica_with_another_key_says_so(replicas: Replicas, tmp_path: 
     assert refused["code"] == "APPROVAL_INVALID"
     assert FOREIGN in refused["message"] and "different plan" not in refused["message"]
     assert "nothing was sent" in refused["message"]
+    # the operator learns why: the key ids differ, and where this replica's key comes from
+    warning = next(r.getMessage() for r in caplog.records if r.name == "ledgermcp.safety")
+    assert str(tmp_path / "host-b" / "approval.key") in warning and "LEDGERMCP_APPROVAL_KEY" in warning
     # a token of this server for another customer: the other reason
     other = await new_customer(a)
     wrong = error(await call_with(a, args, await ask_for_token(a, other)))
