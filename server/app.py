@@ -198,7 +198,7 @@ async def ask_user(prompt: Any) -> Any:
         params = ctx.params or {}
         answer = (params.get("inputResponses") or {}).get(APPROVAL_INPUT)
         if answer is not None:
-            stale = prompt.check_state(params.get("requestState"))
+            stale = await prompt.check_state(params.get("requestState"))
             try:
                 action = types.ElicitResult.model_validate(answer).action
             except ValueError:

@@ -162,10 +162,13 @@ def run(args: argparse.Namespace) -> int:
         from ledgermcp.server.oauth.errors import OAuthError
 
         try:
-            _profile, auth = auth_for_serve(vendor.info, args.profile)
+            profile, auth = auth_for_serve(vendor.info, args.profile)
         except OAuthError as exc:  # an unreadable profile pointer: refuse rather than use another tenant
             print(f"ledgermcp: {exc}", file=sys.stderr)
             return 2
+        safety.approval_scope = f"profile:{profile.name}"  # one tenant's token never approves another's
+    else:
+        safety.approval_scope = "sandbox"  # a sandbox's token never approves a real write
     try:
         app = create_app(
             vendor,

@@ -4,7 +4,9 @@ The names come from the vendor HTTP stack (`ledgermcp.server.http.auth.accepted_
 `LEDGERMCP_<VENDOR>_BASE_URL` overrides the base URL; credentials come from
 `LEDGERMCP_<VENDOR>_ACCESS_TOKEN` / `_API_KEY` / ... or the vendor-familiar aliases listed in
 `VENDOR["env_aliases"]`. The project's own name wins over an alias. `LEDGERMCP_<VENDOR>_RATE_LIMIT`
-(read by `ledgermcp.server.http.client.resolve_rate_limit`) is listed here too.
+(read by `ledgermcp.server.http.client.resolve_rate_limit`) is listed here too, and so are the
+server-wide `LEDGERMCP_APPROVAL_KEY` and `LEDGERMCP_REDIS_URL` that replicas share (read by
+`ledgermcp.server.safety.options_from_env`).
 """
 
 from __future__ import annotations
@@ -56,7 +58,30 @@ def env_table(info: Mapping[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     rows.append(_rate_limit_row(info))
+    rows += _approval_rows()
     return rows
+
+
+def _approval_rows() -> list[dict[str, Any]]:
+    """Server-wide variables of write safety (server/safety/keys.py, used.py) that replicas share."""
+    return [
+        {
+            "name": "LEDGERMCP_APPROVAL_KEY",
+            "kind": "approval_key",
+            "secret": True,
+            "purpose": "key signing approval tokens, the same on every replica (base64 or hex, at least "
+            "32 bytes; default: approval.key in the user data directory)",
+            "alias_of": None,
+        },
+        {
+            "name": "LEDGERMCP_REDIS_URL",
+            "kind": "redis_url",
+            "secret": True,
+            "purpose": "Redis shared by replicas: records used approval tokens (default: per process), "
+            "and holds OAuth tokens with LEDGERMCP_TOKEN_STORE=redis",
+            "alias_of": None,
+        },
+    ]
 
 
 def _rate_limit_row(info: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,11 @@ whatever its transport offers for asking the human.
 With snapshots on, the MCP app also serves them as resources (resources.py) and offers
 `restore_snapshot` (restore.py), which writes one back through the same pipeline.
 
+Approval tokens are signed with `options.approval_key` and their single use is kept in
+`options.used_tokens`; `options_from_env` fills both from `LEDGERMCP_APPROVAL_KEY` (else the key
+file, keys.py) and `LEDGERMCP_REDIS_URL` (used.py), so that replicas and restarts accept each
+other's tokens. Options built by hand without a key sign with a key of the process only.
+
 The approval token travels in the reserved argument `_approval`. The generated input schemas are
 left unchanged: the pipeline takes `_approval` out of the arguments before validation (it is in
 `pipeline.reserved`), and the approval-required result says how to pass it.
@@ -33,14 +38,25 @@ from ledgermcp.server.safety.gates import (
     DryRunGate,
     TokenSigner,
 )
+from ledgermcp.server.safety.keys import ApprovalKey, ApprovalKeyError, approval_key, key_from_env_if_given
 from ledgermcp.server.safety.snapshots import SnapshotHook, SnapshotStore, default_snapshot_dir
+from ledgermcp.server.safety.used import (
+    LocalUsedTokens,
+    RedisUsedTokens,
+    UsedTokens,
+    redis_url_from_env,
+)
 
 __all__ = [
     "APPROVAL_ARG",
     "APPROVAL_MODES",
     "ApprovalGate",
+    "ApprovalKey",
+    "ApprovalKeyError",
     "AuditLog",
     "DryRunGate",
+    "LocalUsedTokens",
+    "RedisUsedTokens",
     "Safety",
     "SafetyOptions",
     "SnapshotHook",
@@ -63,6 +79,9 @@ class SafetyOptions:
     snapshot_fail_open: bool = False
     audit_log: str | os.PathLike[str] | None = None  # None: the default file; "" or "-": no audit log
     approval_ttl: float = 300.0
+    approval_key: ApprovalKey | bytes | None = field(default=None, repr=False)  # None: one for this process
+    approval_scope: str = ""  # what else a token is bound to besides vendor and base URL (e.g. the profile)
+    used_tokens: UsedTokens | None = None  # None: kept in this process
     clock: Callable[[], float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -79,7 +98,12 @@ def options_from_env(
     """Options from `LEDGERMCP_DRY_RUN`, `LEDGERMCP_APPROVE`, `LEDGERMCP_SNAPSHOT_DIR`,
     `LEDGERMCP_NO_SNAPSHOT`, `LEDGERMCP_SNAPSHOT_FAIL_OPEN`, `LEDGERMCP_AUDIT_LOG` over `base`
     (default: `SafetyOptions()`); explicit overrides (CLI flags) win when not None. A snapshot
-    directory, given either way, turns snapshots on unless they are turned off explicitly."""
+    directory, given either way, turns snapshots on unless they are turned off explicitly.
+
+    While approval is on, the signing key (`LEDGERMCP_APPROVAL_KEY`, else the key file, made if
+    missing) and the record of used tokens (Redis when `LEDGERMCP_REDIS_URL` is set) are resolved
+    here, so that a bad key or a missing `redis` package stops the start with a ValueError that
+    says what to fix. A malformed `LEDGERMCP_APPROVAL_KEY` is refused even when approval is off."""
     env = os.environ if environ is None else environ
     opts = base or SafetyOptions()
 
@@ -104,6 +128,13 @@ def options_from_env(
         opts.snapshots = True  # naming a snapshot directory asks for snapshots (also over the sandbox's off)
     if opts.approve not in APPROVAL_MODES:
         raise ValueError(f"approval mode must be one of {', '.join(APPROVAL_MODES)}, not {opts.approve!r}")
+    if opts.approve == "never":
+        key_from_env_if_given(env)
+    else:
+        if opts.approval_key is None:
+            opts.approval_key = approval_key(env)
+        if opts.used_tokens is None and (url := redis_url_from_env(env)):
+            opts.used_tokens = RedisUsedTokens(url)
     return opts
 
 
@@ -126,7 +157,13 @@ def install(pipeline: Any, options: SafetyOptions | None = None, *, ask: Ask | N
     if opts.approve != "never":
         approval = ApprovalGate(
             opts.approve,
-            signer=TokenSigner(ttl=opts.approval_ttl, **kwargs),
+            signer=TokenSigner(
+                ttl=opts.approval_ttl,
+                key=opts.approval_key,
+                scope=f"{vendor}|{pipeline.settings.base_url}|{opts.approval_scope}",
+                used=opts.used_tokens,
+                **kwargs,
+            ),
             ask=ask,
             snapshots=opts.snapshots,
         )

@@ -9,10 +9,11 @@ only an explicit accept lets the call go on. A transport that asks in one round 
 in the next (MCP 2026-07-28 input requests) carries `ApprovalPrompt.state()` across: a token of the
 kind below, bound to the plan, that `check_state` accepts once.
 
-Otherwise the first call returns the plan and a token, an HMAC (per-process secret) over the plan
-digest, an expiry and a nonce. Only a repeat carrying that token in the reserved `_approval`
-argument, with arguments that produce the same plan, before the expiry, goes out; each token is
-good for one call.
+Otherwise the first call returns the plan and a token, an HMAC over the plan digest, an expiry and
+a nonce. Only a repeat carrying that token in the reserved `_approval` argument, with arguments that
+produce the same plan, before the expiry, goes out; each token is good for one call. The key
+(keys.py) and the record of used tokens (used.py) can be shared, so that the repeat may reach
+another replica or a restarted server.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -30,7 +32,11 @@ from ledgermcp.server import render
 from ledgermcp.server.calls import Call
 from ledgermcp.server.errors import ToolFailure
 from ledgermcp.server.render import ToolResult
+from ledgermcp.server.safety.keys import APPROVAL_KEY_ENV, ApprovalKey
 from ledgermcp.server.safety.plan import build_plan, plan_digest, plan_text
+from ledgermcp.server.safety.used import APPROVAL_UNAVAILABLE, LocalUsedTokens, UsedTokens
+
+log = logging.getLogger("ledgermcp.safety")
 
 APPROVAL_ARG = "_approval"
 APPROVAL_MODES = ("destructive", "writes", "never")
@@ -39,6 +45,10 @@ APPROVAL_INVALID = "APPROVAL_INVALID"
 APPROVAL_DECLINED = "APPROVAL_DECLINED"
 
 ASKED = "asked"  # the approval note while the transport's question is out (answer in a later round)
+FOREIGN_KEY = (
+    "the approval token was not issued by this server or its key changed; "
+    "call again without the token to get a new plan"
+)
 _STATE_PURPOSE = "ask|"  # keeps round-trip states and `_approval` tokens apart: one is never the other
 
 
@@ -67,10 +77,10 @@ class ApprovalPrompt:
         """An opaque value to send with a question whose answer arrives in a later round."""
         return self.signer.issue(_STATE_PURPOSE + self.digest)[0]
 
-    def check_state(self, state: Any) -> str | None:
+    async def check_state(self, state: Any) -> str | None:
         """None when `state` came from `state()` for this very plan, unexpired and unused (it is
         used up now); else why not."""
-        return self.signer.check(state, _STATE_PURPOSE + self.digest)
+        return await self.signer.check(state, _STATE_PURPOSE + self.digest)
 
 
 # ask(prompt) -> "accept" | "decline" | "cancel" (the human answered); None (nobody can be asked
@@ -93,42 +103,68 @@ class DryRunGate:
 
 
 class TokenSigner:
-    """Plan-bound approval tokens: `v1.<expires>.<nonce>.<mac>`, HMAC-SHA256 with a per-process key."""
+    """Plan-bound approval tokens: `v2.<key id>.<expires>.<nonce>.<mac>`, the MAC an HMAC-SHA256 over
+    the scope (vendor, base URL, profile), the plan digest, the expiry and the nonce.
+
+    The key comes from `keys.approval_key` (shared by replicas and kept across restarts) or, when
+    none is given, is random for this object. The key id lets a server tell a token signed with
+    another key from one issued for another plan. `used` records spent nonces (`used.py`)."""
 
     def __init__(
-        self, *, ttl: float = 300.0, clock: Callable[[], float] = time.time, key: bytes | None = None
+        self,
+        *,
+        ttl: float = 300.0,
+        clock: Callable[[], float] = time.time,
+        key: ApprovalKey | bytes | None = None,
+        scope: str = "",
+        used: UsedTokens | None = None,
     ) -> None:
         self.ttl = ttl
         self.clock = clock
-        self._key = key or secrets.token_bytes(32)
-        self._used: dict[str, float] = {}
+        if not isinstance(key, ApprovalKey):
+            key = ApprovalKey(key or secrets.token_bytes(32), "a key of this process only")
+        self.key = key
+        self.key_id = key.key_id
+        self.scope = scope
+        self.used = used or LocalUsedTokens()
 
     def _mac(self, digest: str, expires: int, nonce: str) -> str:
-        raw = hmac.new(self._key, f"v1|{digest}|{expires}|{nonce}".encode(), hashlib.sha256).digest()
+        message = f"v2|{self.scope}|{digest}|{expires}|{nonce}".encode()
+        raw = hmac.new(self.key.secret, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     def issue(self, digest: str) -> tuple[str, int]:
         expires = int(self.clock() + self.ttl)
         nonce = secrets.token_urlsafe(12)
-        return f"v1.{expires}.{nonce}.{self._mac(digest, expires, nonce)}", expires
+        return f"v2.{self.key_id}.{expires}.{nonce}.{self._mac(digest, expires, nonce)}", expires
 
-    def check(self, token: Any, digest: str) -> str | None:
-        """None when the token approves this digest now (and consumes it), else the reason why not."""
-        if not isinstance(token, str) or token.count(".") != 3:
+    async def check(self, token: Any, digest: str) -> str | None:
+        """None when the token approves this digest now (and consumes it), else the reason why not.
+        Raises ToolFailure(APPROVAL_UNAVAILABLE) when the record of used tokens cannot be asked."""
+        parts = token.split(".") if isinstance(token, str) else []
+        if len(parts) == 4 and parts[0] == "v1":  # signed before keys were shared: by another key
+            return FOREIGN_KEY
+        if len(parts) != 5 or parts[0] != "v2" or not parts[2].isdigit():
             return "the approval token is malformed"
-        version, expires_s, nonce, mac = token.split(".")
-        if version != "v1" or not expires_s.isdigit():
-            return "the approval token is malformed"
+        _version, key_id, expires_s, nonce, mac = parts
+        if not hmac.compare_digest(key_id, self.key_id):
+            log.warning(
+                "an approval token signed with another key (id %s) was refused; this server's key "
+                "(id %s) comes from %s: replicas must share %s",
+                key_id,
+                self.key_id,
+                self.key.source,
+                APPROVAL_KEY_ENV,
+            )
+            return FOREIGN_KEY
         expires = int(expires_s)
         if not hmac.compare_digest(mac, self._mac(digest, expires, nonce)):
-            return "the approval token was issued for a different plan (other tool or arguments)"
+            return "the approval token was issued for a different plan (other tool, arguments or server)"
         now = self.clock()
         if now > expires:
             return "the approval token has expired"
-        self._used = {n: e for n, e in self._used.items() if e >= now}
-        if nonce in self._used:
+        if not await self.used.claim(nonce, expires, now):
             return "the approval token was already used"
-        self._used[nonce] = expires
         return None
 
 
@@ -162,7 +198,10 @@ class ApprovalGate:
         digest = plan_digest(call.tool, call.arguments, plan)
         token = (call.extras.get("reserved") or {}).get(APPROVAL_ARG)
         if token is not None:
-            reason = self.signer.check(token, digest)
+            try:
+                reason = await self.signer.check(token, digest)
+            except ToolFailure as failure:
+                return self._unavailable(call, plan, failure)
             if reason is None:
                 call.extras["approval"] = "token"
                 return None
@@ -177,7 +216,12 @@ class ApprovalGate:
                 )
             )
         if self.ask is not None:
-            answer = await self.ask(ApprovalPrompt(call, plan, plan_text(plan), self.signer, digest))
+            try:
+                answer = await self.ask(ApprovalPrompt(call, plan, plan_text(plan), self.signer, digest))
+            except ToolFailure as failure:
+                if failure.code != APPROVAL_UNAVAILABLE:
+                    raise
+                return self._unavailable(call, plan, failure)
             if isinstance(answer, str):
                 call.extras["approval"] = f"asked_{answer}"
                 if answer == "accept":
@@ -208,3 +252,11 @@ class ApprovalGate:
             "approval": {"argument": APPROVAL_ARG, "token": token, "expires_at": expires},
         }
         return ToolResult([{"type": "text", "text": text}], structured)
+
+    @staticmethod
+    def _unavailable(call: Call, plan: dict[str, Any], failure: ToolFailure) -> ToolResult:
+        """The record of used tokens could not be asked: refuse, naming the call and its plan."""
+        call.extras["approval"] = "unavailable"
+        failure.message = f"{call.name}: {failure.message}"
+        failure.details = {**failure.details, "plan": plan}
+        return render.failure(failure)
