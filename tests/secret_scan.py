@@ -444,6 +444,7 @@ class SessionSecretScan:
         self.scanner.add_secret_source(runtime_registered_secrets)
         self.hooks = Hooks()
         self.basetemp: Path | None = None
+        self.extra_roots: list[Path] = []  # other folders the runtime writes to during the session
         self.findings: list[Finding] = []
         self.finished = False
         self.scan_seconds = 0.0
@@ -486,8 +487,9 @@ class SessionSecretScan:
                 self.scanner.record("captured output", content, f"{report.nodeid} {title}")
 
     def scan(self) -> list[Finding]:
-        if self.basetemp is not None and self.basetemp.is_dir():
-            self.scanner.sweep(self.basetemp)
+        for root in [self.basetemp, *self.extra_roots]:
+            if root is not None and root.is_dir():
+                self.scanner.sweep(root)
         return self.scanner.findings()
 
     @pytest.hookimpl(tryfirst=True)  # before the tmpdir plugin may remove the base temp directory
