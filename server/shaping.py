@@ -192,17 +192,25 @@ def _position(data: Any) -> tuple[int | None, int | None, int | None]:
     return total, pages, current
 
 
-def _page_size(call: Any, limit_arg: str, returned: int) -> int:
-    """The page size of this call: the argument given, else the vendor's default from the schema
-    (a short last page is no measure of it), else what came back."""
+def _page_size(
+    call: Any, limit_arg: str, returned: int, position: tuple[int | None, int | None, int | None]
+) -> int | None:
+    """The page size of this call: the argument given, else what the answer tells (a page before the
+    last is full; the last holds what the others leave), else None. A short last page is no measure."""
     if limit_arg in call.arguments:
         return _int(call.arguments[limit_arg], returned)
-    schema = ((call.tool.get("input_schema") or {}).get("properties") or {}).get(limit_arg) or {}
-    default = schema.get("default")
-    return default if isinstance(default, int) and default > 0 else returned
+    total, pages, current = position
+    if pages is None or current is None or current > pages:
+        return None
+    if current < pages or pages == 1:
+        return returned
+    if total is None:
+        return None
+    size, rest = divmod(total - returned, pages - 1)
+    return size if rest == 0 and size >= returned else None
 
 
-def _next_page(call: Any, data: Any, returned: int, shown: int) -> tuple[dict[str, Any] | None, int | None]:
+def next_page(call: Any, data: Any, returned: int, shown: int) -> tuple[dict[str, Any] | None, int | None]:
     """(arguments that fetch what follows the items shown, total count when the vendor says).
 
     Pages when the operation takes a page number and a page size (Fortnox `page`/`limit`; its
@@ -216,8 +224,10 @@ def _next_page(call: Any, data: Any, returned: int, shown: int) -> tuple[dict[st
             if not limit_arg:
                 return None, total
             # the first item not shown, as a page of `shown` items when it starts one
-            start = (_int(args.get(page_arg), 1) - 1) * _page_size(call, limit_arg, returned) + shown
-            if start % shown == 0:
+            page = _int(args.get(page_arg), 1)
+            size = returned if page == 1 else _page_size(call, limit_arg, returned, (total, pages, current))
+            start = (page - 1) * size + shown if size is not None else -1
+            if start > 0 and start % shown == 0:
                 return {page_arg: start // shown + 1, limit_arg: shown}, total
             return None, total
         current = current if current is not None else _int(args.get(page_arg), 1)
@@ -272,7 +282,7 @@ def shape(call: Any, result: ToolResult) -> ToolResult:
                 + "; pass fields=[...] to choose fields or include_raw=true for everything"
             )
         shown = len(shown_items)
-        nxt, total = _next_page(call, data, returned, shown)
+        nxt, total = next_page(call, data, returned, shown)
         view.update({"shown": shown, "returned": returned})
         if total is not None:
             view["total"] = total

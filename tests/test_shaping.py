@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from modes_support import arguments_for
 
 from ledgermcp.server.app import create_app
 from ledgermcp.server.catalog import Vendor, load_vendor
-from ledgermcp.server.shaping import LIST_LIMIT, RAW_ARG, VIEW_KEY
+from ledgermcp.server.shaping import LIST_LIMIT, RAW_ARG, VIEW_KEY, next_page
 from ledgermcp.server.toolspec import wire_tools
 
 COUNT = LIST_LIMIT * 2 + 5
@@ -107,17 +108,38 @@ async def test_a_fortnox_list_pages_with_page_and_limit_to_the_end() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_later_page_of_the_default_size_continues_where_it_was_cut() -> None:
-    # page 2 of Fortnox's default 100 holds customers 100..129: the note must start at 125, not at
-    # 2 * 25 + 25 (what the 30 items returned would suggest as a page size)
-    app = await fortnox_with_customers(count=130)
+@pytest.mark.parametrize("count", [130, 230])
+async def test_a_later_page_of_the_default_size_continues_where_it_was_cut(count: int) -> None:
+    # page 2 of Fortnox's 100 a page starts at customer 100: the note must go on at 125 whether page 2
+    # is the last (30 items: no measure of the page size; MetaInformation tells it) or a full one
+    app = await fortnox_with_customers(count=count)
     second = await app.pipeline.call("list_customers", {"page": 2})
     view = second.structured[VIEW_KEY]
-    assert view["returned"] == 30 and view["shown"] == LIST_LIMIT and view["total"] == 130
-    assert view["next"] == {"page": 6, "limit": LIST_LIMIT}
+    assert view["returned"] == min(count - 100, 100) and view["shown"] == LIST_LIMIT
+    assert view["total"] == count and view["next"] == {"page": 6, "limit": LIST_LIMIT}
     seen, _ = await follow(app, {"page": 2})
-    assert seen == names(130, start=100)
+    assert seen == names(count, start=100)
     await app.aclose()
+
+
+def test_a_later_page_without_its_size_or_the_vendors_count_offers_no_guess() -> None:
+    tool = load_vendor("fortnox").tool("list_customers")
+    items = {"Customers": [{"Name": str(i)} for i in range(30)]}
+
+    def call(arguments: dict[str, Any]) -> Any:
+        return SimpleNamespace(tool=tool, arguments=arguments)
+
+    # page 2 of an unknown size: 30 items could be a short last page of 100 or a page of 30
+    assert next_page(call({"page": 2}), items, 30, LIST_LIMIT) == (None, None)
+    assert next_page(call({"page": 2, "limit": 50}), items, 30, LIST_LIMIT) == (
+        {"page": 4, "limit": LIST_LIMIT},
+        None,
+    )
+    meta = {"@TotalResources": 130, "@TotalPages": 2, "@CurrentPage": 2}
+    assert next_page(call({"page": 2}), {**items, "MetaInformation": meta}, 30, LIST_LIMIT) == (
+        {"page": 6, "limit": LIST_LIMIT},
+        130,
+    )
 
 
 @pytest.mark.anyio
@@ -151,11 +173,7 @@ async def test_an_mcp_client_sees_the_paging_arguments_and_pages_with_the_note()
         listed = {t.name: t for t in (await client.list_tools()).tools}
         props = listed["list_customers"].input_schema["properties"]
         assert props["page"]["minimum"] == 1 and props["offset"]["minimum"] == 0
-        assert (props["limit"]["minimum"], props["limit"]["maximum"], props["limit"]["default"]) == (
-            1,
-            500,
-            100,
-        )
+        assert (props["limit"]["minimum"], props["limit"]["maximum"]) == (1, 500)
         seen: list[str] = []
         args: dict[str, Any] | None = {}
         while args is not None:

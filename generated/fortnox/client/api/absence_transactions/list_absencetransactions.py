@@ -17,7 +17,7 @@ def _get_kwargs(
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -74,7 +74,7 @@ def sync_detailed(
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap]:
     """Lists all absence transactions
@@ -86,7 +86,7 @@ def sync_detailed(
         employeeid (str | Unset):
         date (str | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -118,7 +118,7 @@ def sync(
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap | None:
     """Lists all absence transactions
@@ -130,7 +130,7 @@ def sync(
         employeeid (str | Unset):
         date (str | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -157,7 +157,7 @@ async def asyncio_detailed(
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap]:
     """Lists all absence transactions
@@ -169,7 +169,7 @@ async def asyncio_detailed(
         employeeid (str | Unset):
         date (str | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -199,7 +199,7 @@ async def asyncio(
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap | None:
     """Lists all absence transactions
@@ -211,7 +211,7 @@ async def asyncio(
         employeeid (str | Unset):
         date (str | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:

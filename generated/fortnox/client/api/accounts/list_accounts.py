@@ -17,7 +17,7 @@ def _get_kwargs(
     sru: int | Unset = UNSET,
     sortby: ListAccountsSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -81,7 +81,7 @@ def sync_detailed(
     sru: int | Unset = UNSET,
     sortby: ListAccountsSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxAccountListItemWrap | FortnoxErrorInformationWrap]:
     """List all accounts
@@ -93,7 +93,7 @@ def sync_detailed(
         sru (int | Unset):
         sortby (ListAccountsSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -127,7 +127,7 @@ def sync(
     sru: int | Unset = UNSET,
     sortby: ListAccountsSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxAccountListItemWrap | FortnoxErrorInformationWrap | None:
     """List all accounts
@@ -139,7 +139,7 @@ def sync(
         sru (int | Unset):
         sortby (ListAccountsSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -168,7 +168,7 @@ async def asyncio_detailed(
     sru: int | Unset = UNSET,
     sortby: ListAccountsSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxAccountListItemWrap | FortnoxErrorInformationWrap]:
     """List all accounts
@@ -180,7 +180,7 @@ async def asyncio_detailed(
         sru (int | Unset):
         sortby (ListAccountsSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -212,7 +212,7 @@ async def asyncio(
     sru: int | Unset = UNSET,
     sortby: ListAccountsSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxAccountListItemWrap | FortnoxErrorInformationWrap | None:
     """List all accounts
@@ -224,7 +224,7 @@ async def asyncio(
         sru (int | Unset):
         sortby (ListAccountsSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:

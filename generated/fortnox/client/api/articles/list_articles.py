@@ -25,7 +25,7 @@ def _get_kwargs(
     lastmodified: str | Unset = UNSET,
     sortby: ListArticlesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -114,7 +114,7 @@ def sync_detailed(
     lastmodified: str | Unset = UNSET,
     sortby: ListArticlesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxArticleListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of articles
@@ -134,7 +134,7 @@ def sync_detailed(
         lastmodified (str | Unset):
         sortby (ListArticlesSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -182,7 +182,7 @@ def sync(
     lastmodified: str | Unset = UNSET,
     sortby: ListArticlesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxArticleListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of articles
@@ -202,7 +202,7 @@ def sync(
         lastmodified (str | Unset):
         sortby (ListArticlesSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -245,7 +245,7 @@ async def asyncio_detailed(
     lastmodified: str | Unset = UNSET,
     sortby: ListArticlesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxArticleListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of articles
@@ -265,7 +265,7 @@ async def asyncio_detailed(
         lastmodified (str | Unset):
         sortby (ListArticlesSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -311,7 +311,7 @@ async def asyncio(
     lastmodified: str | Unset = UNSET,
     sortby: ListArticlesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxArticleListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of articles
@@ -331,7 +331,7 @@ async def asyncio(
         lastmodified (str | Unset):
         sortby (ListArticlesSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:

@@ -23,7 +23,7 @@ def _get_kwargs(
     code: GetAttendancetransactionByDateAndCodeCode,
     *,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -95,7 +95,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap]:
     """Retrieve attendance transactions
@@ -107,7 +107,7 @@ def sync_detailed(
         date (datetime.date):
         code (GetAttendancetransactionByDateAndCodeCode):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -141,7 +141,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve attendance transactions
@@ -153,7 +153,7 @@ def sync(
         date (datetime.date):
         code (GetAttendancetransactionByDateAndCodeCode):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -182,7 +182,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap]:
     """Retrieve attendance transactions
@@ -194,7 +194,7 @@ async def asyncio_detailed(
         date (datetime.date):
         code (GetAttendancetransactionByDateAndCodeCode):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -226,7 +226,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve attendance transactions
@@ -238,7 +238,7 @@ async def asyncio(
         date (datetime.date):
         code (GetAttendancetransactionByDateAndCodeCode):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:

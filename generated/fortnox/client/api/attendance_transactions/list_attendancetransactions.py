@@ -17,7 +17,7 @@ def _get_kwargs(
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -76,7 +76,7 @@ def sync_detailed(
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap]:
     """Lists all attendance transactions
@@ -88,7 +88,7 @@ def sync_detailed(
         employeeid (str | Unset):
         date (str | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -120,7 +120,7 @@ def sync(
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap | None:
     """Lists all attendance transactions
@@ -132,7 +132,7 @@ def sync(
         employeeid (str | Unset):
         date (str | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -159,7 +159,7 @@ async def asyncio_detailed(
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap]:
     """Lists all attendance transactions
@@ -171,7 +171,7 @@ async def asyncio_detailed(
         employeeid (str | Unset):
         date (str | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -201,7 +201,7 @@ async def asyncio(
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap | None:
     """Lists all attendance transactions
@@ -213,7 +213,7 @@ async def asyncio(
         employeeid (str | Unset):
         date (str | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:

@@ -15,7 +15,7 @@ def _get_kwargs(
     *,
     filter_: ListContractsFilter | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -73,7 +73,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     filter_: ListContractsFilter | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxContractListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of contracts
@@ -81,7 +81,7 @@ def sync_detailed(
     Args:
         filter_ (ListContractsFilter | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -111,7 +111,7 @@ def sync(
     client: AuthenticatedClient | Client,
     filter_: ListContractsFilter | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxContractListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of contracts
@@ -119,7 +119,7 @@ def sync(
     Args:
         filter_ (ListContractsFilter | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -144,7 +144,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     filter_: ListContractsFilter | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxContractListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of contracts
@@ -152,7 +152,7 @@ async def asyncio_detailed(
     Args:
         filter_ (ListContractsFilter | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -180,7 +180,7 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     filter_: ListContractsFilter | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxContractListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of contracts
@@ -188,7 +188,7 @@ async def asyncio(
     Args:
         filter_ (ListContractsFilter | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:

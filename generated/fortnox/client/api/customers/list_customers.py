@@ -27,7 +27,7 @@ def _get_kwargs(
     lastmodified: str | Unset = UNSET,
     sortby: ListCustomersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -122,7 +122,7 @@ def sync_detailed(
     lastmodified: str | Unset = UNSET,
     sortby: ListCustomersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxCustomerListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of customers
@@ -143,7 +143,7 @@ def sync_detailed(
         lastmodified (str | Unset):
         sortby (ListCustomersSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -195,7 +195,7 @@ def sync(
     lastmodified: str | Unset = UNSET,
     sortby: ListCustomersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxCustomerListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of customers
@@ -216,7 +216,7 @@ def sync(
         lastmodified (str | Unset):
         sortby (ListCustomersSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -263,7 +263,7 @@ async def asyncio_detailed(
     lastmodified: str | Unset = UNSET,
     sortby: ListCustomersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxCustomerListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of customers
@@ -284,7 +284,7 @@ async def asyncio_detailed(
         lastmodified (str | Unset):
         sortby (ListCustomersSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -334,7 +334,7 @@ async def asyncio(
     lastmodified: str | Unset = UNSET,
     sortby: ListCustomersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxCustomerListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of customers
@@ -355,7 +355,7 @@ async def asyncio(
         lastmodified (str | Unset):
         sortby (ListCustomersSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:

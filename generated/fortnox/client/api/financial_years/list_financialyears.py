@@ -15,7 +15,7 @@ def _get_kwargs(
     *,
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -72,7 +72,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxFinancialYearWrapList]:
     """Retrieve a list of financial years
@@ -82,7 +82,7 @@ def sync_detailed(
     Args:
         date (datetime.date | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -112,7 +112,7 @@ def sync(
     client: AuthenticatedClient | Client,
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxFinancialYearWrapList | None:
     """Retrieve a list of financial years
@@ -122,7 +122,7 @@ def sync(
     Args:
         date (datetime.date | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -147,7 +147,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxFinancialYearWrapList]:
     """Retrieve a list of financial years
@@ -157,7 +157,7 @@ async def asyncio_detailed(
     Args:
         date (datetime.date | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -185,7 +185,7 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxFinancialYearWrapList | None:
     """Retrieve a list of financial years
@@ -195,7 +195,7 @@ async def asyncio(
     Args:
         date (datetime.date | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:

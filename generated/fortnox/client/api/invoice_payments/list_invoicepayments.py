@@ -19,7 +19,7 @@ def _get_kwargs(
     lastmodified: str | Unset = UNSET,
     sortby: ListInvoicepaymentsSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -83,7 +83,7 @@ def sync_detailed(
     lastmodified: str | Unset = UNSET,
     sortby: ListInvoicepaymentsSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoicePaymentListItemList]:
     """Retrieve a list of invoice payments
@@ -93,7 +93,7 @@ def sync_detailed(
         lastmodified (str | Unset):
         sortby (ListInvoicepaymentsSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -127,7 +127,7 @@ def sync(
     lastmodified: str | Unset = UNSET,
     sortby: ListInvoicepaymentsSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoicePaymentListItemList | None:
     """Retrieve a list of invoice payments
@@ -137,7 +137,7 @@ def sync(
         lastmodified (str | Unset):
         sortby (ListInvoicepaymentsSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -166,7 +166,7 @@ async def asyncio_detailed(
     lastmodified: str | Unset = UNSET,
     sortby: ListInvoicepaymentsSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoicePaymentListItemList]:
     """Retrieve a list of invoice payments
@@ -176,7 +176,7 @@ async def asyncio_detailed(
         lastmodified (str | Unset):
         sortby (ListInvoicepaymentsSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -208,7 +208,7 @@ async def asyncio(
     lastmodified: str | Unset = UNSET,
     sortby: ListInvoicepaymentsSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoicePaymentListItemList | None:
     """Retrieve a list of invoice payments
@@ -218,7 +218,7 @@ async def asyncio(
         lastmodified (str | Unset):
         sortby (ListInvoicepaymentsSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:

@@ -43,7 +43,7 @@ def _get_kwargs(
     credit: str | Unset = UNSET,
     sortby: ListInvoicesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -186,7 +186,7 @@ def sync_detailed(
     credit: str | Unset = UNSET,
     sortby: ListInvoicesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoiceListItemWrap]:
     """Retrieve a list of invoices
@@ -221,7 +221,7 @@ def sync_detailed(
         credit (str | Unset):
         sortby (ListInvoicesSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -305,7 +305,7 @@ def sync(
     credit: str | Unset = UNSET,
     sortby: ListInvoicesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoiceListItemWrap | None:
     """Retrieve a list of invoices
@@ -340,7 +340,7 @@ def sync(
         credit (str | Unset):
         sortby (ListInvoicesSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -419,7 +419,7 @@ async def asyncio_detailed(
     credit: str | Unset = UNSET,
     sortby: ListInvoicesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoiceListItemWrap]:
     """Retrieve a list of invoices
@@ -454,7 +454,7 @@ async def asyncio_detailed(
         credit (str | Unset):
         sortby (ListInvoicesSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -536,7 +536,7 @@ async def asyncio(
     credit: str | Unset = UNSET,
     sortby: ListInvoicesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoiceListItemWrap | None:
     """Retrieve a list of invoices
@@ -571,7 +571,7 @@ async def asyncio(
         credit (str | Unset):
         sortby (ListInvoicesSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:

@@ -30,7 +30,7 @@ def _get_kwargs(
     lastmodified: str | Unset = UNSET,
     sortby: ListOffersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -134,7 +134,7 @@ def sync_detailed(
     lastmodified: str | Unset = UNSET,
     sortby: ListOffersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxOfferListItemList]:
     """Retrieve a list of offers
@@ -156,7 +156,7 @@ def sync_detailed(
         lastmodified (str | Unset):
         sortby (ListOffersSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -214,7 +214,7 @@ def sync(
     lastmodified: str | Unset = UNSET,
     sortby: ListOffersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxOfferListItemList | None:
     """Retrieve a list of offers
@@ -236,7 +236,7 @@ def sync(
         lastmodified (str | Unset):
         sortby (ListOffersSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -289,7 +289,7 @@ async def asyncio_detailed(
     lastmodified: str | Unset = UNSET,
     sortby: ListOffersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxOfferListItemList]:
     """Retrieve a list of offers
@@ -311,7 +311,7 @@ async def asyncio_detailed(
         lastmodified (str | Unset):
         sortby (ListOffersSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -367,7 +367,7 @@ async def asyncio(
     lastmodified: str | Unset = UNSET,
     sortby: ListOffersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxOfferListItemList | None:
     """Retrieve a list of offers
@@ -389,7 +389,7 @@ async def asyncio(
         lastmodified (str | Unset):
         sortby (ListOffersSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:

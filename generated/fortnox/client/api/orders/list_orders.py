@@ -33,7 +33,7 @@ def _get_kwargs(
     ordertype: str | Unset = UNSET,
     sortby: ListOrdersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -146,7 +146,7 @@ def sync_detailed(
     ordertype: str | Unset = UNSET,
     sortby: ListOrdersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxOrderListItemList]:
     """Retrieve a list of orders
@@ -171,7 +171,7 @@ def sync_detailed(
         ordertype (str | Unset):
         sortby (ListOrdersSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -235,7 +235,7 @@ def sync(
     ordertype: str | Unset = UNSET,
     sortby: ListOrdersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxOrderListItemList | None:
     """Retrieve a list of orders
@@ -260,7 +260,7 @@ def sync(
         ordertype (str | Unset):
         sortby (ListOrdersSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -319,7 +319,7 @@ async def asyncio_detailed(
     ordertype: str | Unset = UNSET,
     sortby: ListOrdersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxOrderListItemList]:
     """Retrieve a list of orders
@@ -344,7 +344,7 @@ async def asyncio_detailed(
         ordertype (str | Unset):
         sortby (ListOrdersSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -406,7 +406,7 @@ async def asyncio(
     ordertype: str | Unset = UNSET,
     sortby: ListOrdersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxOrderListItemList | None:
     """Retrieve a list of orders
@@ -431,7 +431,7 @@ async def asyncio(
         ordertype (str | Unset):
         sortby (ListOrdersSortby | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:

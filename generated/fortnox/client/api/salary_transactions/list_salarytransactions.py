@@ -18,7 +18,7 @@ def _get_kwargs(
     employee_id: str | Unset = UNSET,
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -78,7 +78,7 @@ def sync_detailed(
     employee_id: str | Unset = UNSET,
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSalaryTransactionListItemList]:
     """List all salary transactions for all employees
@@ -89,7 +89,7 @@ def sync_detailed(
         employee_id (str | Unset):
         date (datetime.date | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -121,7 +121,7 @@ def sync(
     employee_id: str | Unset = UNSET,
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSalaryTransactionListItemList | None:
     """List all salary transactions for all employees
@@ -132,7 +132,7 @@ def sync(
         employee_id (str | Unset):
         date (datetime.date | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -159,7 +159,7 @@ async def asyncio_detailed(
     employee_id: str | Unset = UNSET,
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSalaryTransactionListItemList]:
     """List all salary transactions for all employees
@@ -170,7 +170,7 @@ async def asyncio_detailed(
         employee_id (str | Unset):
         date (datetime.date | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -200,7 +200,7 @@ async def asyncio(
     employee_id: str | Unset = UNSET,
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSalaryTransactionListItemList | None:
     """List all salary transactions for all employees
@@ -211,7 +211,7 @@ async def asyncio(
         employee_id (str | Unset):
         date (datetime.date | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:

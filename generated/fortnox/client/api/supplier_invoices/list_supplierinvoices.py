@@ -17,7 +17,7 @@ def _get_kwargs(
     *,
     filter_: ListSupplierinvoicesFilter | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -75,7 +75,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     filter_: ListSupplierinvoicesFilter | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierInvoiceListItemWrap]:
     """Retrieve a list of supplier invoices
@@ -83,7 +83,7 @@ def sync_detailed(
     Args:
         filter_ (ListSupplierinvoicesFilter | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -113,7 +113,7 @@ def sync(
     client: AuthenticatedClient | Client,
     filter_: ListSupplierinvoicesFilter | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierInvoiceListItemWrap | None:
     """Retrieve a list of supplier invoices
@@ -121,7 +121,7 @@ def sync(
     Args:
         filter_ (ListSupplierinvoicesFilter | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -146,7 +146,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     filter_: ListSupplierinvoicesFilter | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierInvoiceListItemWrap]:
     """Retrieve a list of supplier invoices
@@ -154,7 +154,7 @@ async def asyncio_detailed(
     Args:
         filter_ (ListSupplierinvoicesFilter | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -182,7 +182,7 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     filter_: ListSupplierinvoicesFilter | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierInvoiceListItemWrap | None:
     """Retrieve a list of supplier invoices
@@ -190,7 +190,7 @@ async def asyncio(
     Args:
         filter_ (ListSupplierinvoicesFilter | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:

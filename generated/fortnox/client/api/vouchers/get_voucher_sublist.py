@@ -16,7 +16,7 @@ def _get_kwargs(
     *,
     financialyear: int | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -77,7 +77,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     financialyear: int | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxVoucherListItemList]:
     """Retrieve a list of vouchers for a specific series
@@ -86,7 +86,7 @@ def sync_detailed(
         voucher_series (str):
         financialyear (int | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -118,7 +118,7 @@ def sync(
     client: AuthenticatedClient | Client,
     financialyear: int | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxVoucherListItemList | None:
     """Retrieve a list of vouchers for a specific series
@@ -127,7 +127,7 @@ def sync(
         voucher_series (str):
         financialyear (int | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -154,7 +154,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     financialyear: int | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxVoucherListItemList]:
     """Retrieve a list of vouchers for a specific series
@@ -163,7 +163,7 @@ async def asyncio_detailed(
         voucher_series (str):
         financialyear (int | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
@@ -193,7 +193,7 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     financialyear: int | Unset = UNSET,
     page: int | Unset = UNSET,
-    limit: int | Unset = 100,
+    limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxVoucherListItemList | None:
     """Retrieve a list of vouchers for a specific series
@@ -202,7 +202,7 @@ async def asyncio(
         voucher_series (str):
         financialyear (int | Unset):
         page (int | Unset):
-        limit (int | Unset):  Default: 100.
+        limit (int | Unset):
         offset (int | Unset):
 
     Raises:
