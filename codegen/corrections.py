@@ -24,33 +24,62 @@ description reuses the creation schema with its `required` list:
     partial_body = true
     reason = "..."
 
-`operation` may list several operations that share one reason; each counts as one correction.
+A third kind adds parameters the description leaves out (an API that pages every list although
+its description names no paging parameter):
+
+    [[corrections]]
+    operation = "GET /3/*"                         # `*` matches any characters, `/` included
+    answers_list = true                            # only the operations whose answer is a list
+    add_parameters = [{ name = "page", in = "query", description = "...", schema = { type = "integer" } }]
+    reason = "..."
+
+An operation that already has a parameter of that name (in the same place, any letter case) keeps
+its own: only the missing ones are added.
+
+`operation` may list several operations (or patterns) that share one reason; each operation
+corrected counts as one correction. A name must be an operation of the description, a pattern
+must match at least one, and with `answers_list` a named operation must answer a list and a
+pattern must match at least one that does: a selection that picks nothing stops generation.
 """
 
 from __future__ import annotations
 
 import copy
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from ledgermcp.codegen.diagnostics import Diagnostic, GenerationError, Severity
 from ledgermcp.codegen.normalize import HTTP_METHODS, REF_PREFIX
 
-CORRECTION_KEYS = {"operation", "at", "value", "partial_body", "reason"}
+CORRECTION_KEYS = {"operation", "answers_list", "at", "value", "partial_body", "add_parameters", "reason"}
+PARAMETER_KEYS = {"name", "in", "description", "schema"}
+PARAMETER_PLACES = ("query", "header", "cookie")  # a path parameter would need a new path
 PARTIAL_SUFFIX = "_Partial"
 
 
-def corrected_operations(entry: dict[str, Any]) -> list[str]:
-    """The operations one correction names (`operation` may be one "METHOD /path" or a list)."""
-    operation = entry.get("operation")
-    if operation is None:
-        return []
-    return [str(o) for o in operation] if isinstance(operation, list) else [str(operation)]
+@dataclass(frozen=True)
+class Correction:
+    """One corrected place: an operation ("METHOD /path") or, with `operation` None, the document."""
+
+    operation: str | None
+    what: str
+    reason: str
+
+    def diagnostic(self) -> Diagnostic:
+        return Diagnostic(
+            Severity.INFO,
+            "overlay-correction",
+            f"{self.what} corrected: {self.reason}",
+            self.operation or "#",
+        )
 
 
-def apply_corrections(
+def correct(
     spec: dict[str, Any], corrections: list[dict[str, Any]], *, vendor: str
-) -> tuple[dict[str, Any], list[Diagnostic]]:
-    """A corrected copy of `spec` and one diagnostic per corrected place (the input is not changed)."""
+) -> tuple[dict[str, Any], list[Correction]]:
+    """A corrected copy of `spec` and one `Correction` per corrected place (the input is not changed).
+    Corrections apply in order: a later one selects from what the earlier ones left."""
     if not corrections:
         return spec, []
     if not isinstance(corrections, list):
@@ -58,24 +87,39 @@ def apply_corrections(
             f"overlay for {vendor}: 'corrections' must be an array of tables ([[corrections]])"
         )
     out = copy.deepcopy(spec)
-    diags = []
+    applied = []
     for number, entry in enumerate(corrections, 1):
         label = f"overlay for {vendor}, correction {number}"
         _check_entry(entry, label)
-        for operation in corrected_operations(entry) or [None]:
+        reason = str(entry["reason"])
+        if entry.get("add_parameters"):
+            added = [
+                Correction(operation, what, reason)
+                for operation in select_operations(out, entry, label)
+                if (what := _add_parameters(out, operation, entry["add_parameters"], label))
+            ]
+            if not added:
+                names = ", ".join(p["name"] for p in entry["add_parameters"])
+                raise GenerationError(
+                    f"{label}: every operation it selects already has {names}; remove the correction"
+                )
+            applied += added
+            continue
+        for operation in select_operations(out, entry, label) or [None]:
             if entry.get("partial_body"):
                 what = _make_body_partial(out, operation, label)
             else:
                 what = _replace(out, operation, entry, label)
-            diags.append(
-                Diagnostic(
-                    Severity.INFO,
-                    "overlay-correction",
-                    f"{what} corrected: {entry['reason']}",
-                    operation or "#",
-                )
-            )
-    return out, diags
+            applied.append(Correction(operation, what, reason))
+    return out, applied
+
+
+def apply_corrections(
+    spec: dict[str, Any], corrections: list[dict[str, Any]], *, vendor: str
+) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """`correct`, with each corrected place reported as a diagnostic."""
+    out, applied = correct(spec, corrections, vendor=vendor)
+    return out, [c.diagnostic() for c in applied]
 
 
 def _check_entry(entry: Any, label: str) -> None:
@@ -88,11 +132,164 @@ def _check_entry(entry: Any, label: str) -> None:
         )
     if not str(entry.get("reason", "")).strip():
         raise GenerationError(f"{label}: needs a non-empty 'reason' (why the description is wrong)")
-    if entry.get("partial_body"):
-        if "at" in entry or "value" in entry or not corrected_operations(entry):
+    if not isinstance(entry.get("answers_list", False), bool):
+        raise GenerationError(f"{label}: 'answers_list' must be true or false")
+    if entry.get("answers_list") and "operation" not in entry:
+        raise GenerationError(f"{label}: 'answers_list' chooses among operations: add 'operation'")
+    if "add_parameters" in entry:
+        if {"at", "value", "partial_body"} & set(entry) or "operation" not in entry:
+            raise GenerationError(
+                f"{label}: 'add_parameters' goes with 'operation' only (no 'at', 'value' or 'partial_body')"
+            )
+        _check_parameters(entry["add_parameters"], label)
+    elif entry.get("partial_body"):
+        if "at" in entry or "value" in entry or "operation" not in entry:
             raise GenerationError(f"{label}: 'partial_body' goes with 'operation' only (no 'at' or 'value')")
     elif "at" not in entry or "value" not in entry:
-        raise GenerationError(f"{label}: needs 'at' and 'value' (or 'partial_body = true' with 'operation')")
+        raise GenerationError(
+            f"{label}: needs 'at' and 'value' (or 'partial_body = true' or 'add_parameters' with 'operation')"
+        )
+
+
+def _check_parameters(params: Any, label: str) -> None:
+    example = '{ name = "page", in = "query", description = "...", schema = { type = "integer" } }'
+    if not isinstance(params, list) or not params:
+        raise GenerationError(f"{label}: 'add_parameters' must be a non-empty array of tables like {example}")
+    seen: set[tuple[str, str]] = set()
+    for number, param in enumerate(params, 1):
+        where = f"{label}, add_parameters {number}"
+        if not isinstance(param, dict) or set(param) != PARAMETER_KEYS:
+            given = sorted(param) if isinstance(param, dict) else type(param).__name__
+            raise GenerationError(
+                f"{where}: needs exactly the keys {sorted(PARAMETER_KEYS)} (given: {given}), e.g. {example}"
+            )
+        if not isinstance(param["name"], str) or not param["name"].strip():
+            raise GenerationError(f"{where}: 'name' must be a non-empty string")
+        if param["in"] not in PARAMETER_PLACES:
+            raise GenerationError(
+                f"{where}: 'in' must be one of {list(PARAMETER_PLACES)}, not {param['in']!r}"
+            )
+        if not isinstance(param["description"], str) or not param["description"].strip():
+            raise GenerationError(f"{where}: 'description' must say what the parameter does")
+        if not isinstance(param["schema"], dict) or not param["schema"]:
+            raise GenerationError(f"{where}: 'schema' must be a table such as {{ type = \"integer\" }}")
+        key = (param["in"], param["name"].lower())
+        if key in seen:
+            raise GenerationError(f"{where}: {param['in']} parameter {param['name']!r} is listed twice")
+        seen.add(key)
+
+
+# --- which operations a correction applies to ------------------------------------------------
+
+
+def operation_keys(spec: dict[str, Any]) -> list[str]:
+    """Every operation of the description as "METHOD /path"."""
+    return [
+        f"{method.upper()} {path}"
+        for path, item in (spec.get("paths") or {}).items()
+        if isinstance(item, dict)
+        for method in HTTP_METHODS
+        if isinstance(item.get(method), dict)
+    ]
+
+
+def select_operations(spec: dict[str, Any], entry: dict[str, Any], label: str) -> list[str]:
+    """The operations a correction applies to, in the order named: its `operation` (one or a list of
+    names and `*` patterns), narrowed by `answers_list`. Empty when it names none (a document place)."""
+    named = entry.get("operation")
+    if named is None:
+        return []
+    patterns = [str(o) for o in named] if isinstance(named, list) else [str(named)]
+    lists_only = bool(entry.get("answers_list"))
+    known = operation_keys(spec)
+    chosen: list[str] = []
+    for pattern in patterns:
+        if "*" in pattern:
+            regex = re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
+            matched = [k for k in known if regex.fullmatch(k)]
+            if not matched:
+                raise GenerationError(f"{label}: {pattern!r} matches no operation of the description")
+            if lists_only:
+                matched = [k for k in matched if answers_list(spec, k)]
+                if not matched:
+                    raise GenerationError(
+                        f"{label}: none of the operations {pattern!r} matches answers a list "
+                        "(an array, or an object carrying one); check the pattern or drop 'answers_list'"
+                    )
+        elif pattern not in known:
+            raise GenerationError(
+                f"{label}: the description has no operation {pattern!r}; "
+                "name it 'METHOD /path' exactly as in the description"
+            )
+        elif lists_only and not answers_list(spec, pattern):
+            raise GenerationError(
+                f"{label}: {pattern} does not answer a list (an array, or an object carrying one); "
+                "leave it out or drop 'answers_list'"
+            )
+        else:
+            matched = [pattern]
+        chosen += [k for k in matched if k not in chosen]
+    return chosen
+
+
+def answers_list(spec: dict[str, Any], operation: str) -> bool:
+    """Whether the operation's success answer (JSON) is a list: an array, or an object whose
+    properties are one array and otherwise only objects (`{"Invoices": [...], "MetaInformation": {...}}`,
+    `{"items": [...], "pagination": {...}}`)."""
+    method, _, path = operation.partition(" ")
+    op = spec["paths"][path][method.lower()]
+    for status, response in sorted((op.get("responses") or {}).items()):
+        response = _deref(spec, response)
+        if not str(status).startswith("2") or not isinstance(response, dict):
+            continue
+        for media, content in (response.get("content") or {}).items():
+            if "json" not in media or not isinstance(content, dict):
+                continue
+            schema = _deref(spec, content.get("schema"))
+            if not isinstance(schema, dict):
+                return False
+            if schema.get("type") == "array":
+                return True
+            kinds = [_kind(_deref(spec, s)) for s in (schema.get("properties") or {}).values()]
+            return kinds.count("array") == 1 and all(k in ("array", "object") for k in kinds)
+    return False
+
+
+def _kind(schema: Any) -> str:
+    if not isinstance(schema, dict):
+        return ""
+    return str(schema.get("type") or ("object" if "properties" in schema else ""))
+
+
+def _deref(spec: dict[str, Any], node: Any) -> Any:
+    """Follow local `$ref`s ("#/components/..."); a reference that leads nowhere gives None."""
+    for _ in range(20):  # a longer chain is a loop
+        if not isinstance(node, dict) or not isinstance(node.get("$ref"), str):
+            return node
+        ref = node["$ref"]
+        if not ref.startswith("#/"):
+            return None
+        node = spec
+        for part in ref[2:].split("/"):
+            node = node.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(node, dict) else None
+    return None
+
+
+# --- the kinds of correction --------------------------------------------------------------
+
+
+def _add_parameters(spec: dict[str, Any], operation: str, params: list[dict[str, Any]], label: str) -> str:
+    """Add the parameters the operation lacks; what was added ("" when it had them all)."""
+    op, _ = _start(spec, operation, label)
+    item = spec["paths"][operation.partition(" ")[2]]
+    own = [_deref(spec, p) for p in [*(item.get("parameters") or []), *(op.get("parameters") or [])]]
+    has = {(p.get("in"), str(p.get("name", "")).lower()) for p in own if isinstance(p, dict)}
+    missing = [p for p in params if (p["in"], p["name"].lower()) not in has]
+    if not missing:
+        return ""
+    op["parameters"] = [*(op.get("parameters") or []), *copy.deepcopy(missing)]
+    places = sorted({p["in"] for p in missing})
+    return f"{'/'.join(places)} parameter(s) {', '.join(p['name'] for p in missing)} added"
 
 
 def _replace(spec: dict[str, Any], operation: str | None, entry: dict[str, Any], label: str) -> str:
@@ -117,7 +314,7 @@ def _make_body_partial(spec: dict[str, Any], operation: str | None, label: str) 
     for media in body["content"].values():
         if isinstance(media, dict) and isinstance(media.get("schema"), dict):
             media["schema"] = _partial(spec, media["schema"], unwrap=True, label=label)
-    return "request body (partial)"
+    return "request body: fields optional (partial update)"
 
 
 def _partial(spec: dict[str, Any], schema: dict[str, Any], *, unwrap: bool, label: str) -> dict[str, Any]:

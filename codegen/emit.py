@@ -15,10 +15,10 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledgermcp.codegen.build import build_ir
-from ledgermcp.codegen.corrections import apply_corrections
+from ledgermcp.codegen.corrections import Correction, correct
 from ledgermcp.codegen.diagnostics import Diagnostic, GenerationError, Severity
 from ledgermcp.codegen.ir import VendorIR
 from ledgermcp.codegen.normalize import HTTP_METHODS, load_document, normalise
@@ -84,20 +84,28 @@ def client_spec(spec: dict[str, Any], ir: VendorIR) -> dict[str, Any]:
     return out
 
 
+class Described(NamedTuple):
+    """The vendor's description as everything downstream reads it."""
+
+    spec: dict[str, Any]
+    sha256: str  # of the vendor's own file
+    diagnostics: list[Diagnostic]  # normalisation and corrections, each reported
+    corrections: list[Correction]  # one per corrected place
+
+
 def described_spec(
     config: VendorConfig,
     root: Path,
     spec_path: Path | None = None,
     *,
     progress: Callable[[str], None] = lambda _msg: None,
-) -> tuple[dict[str, Any], str, list[Diagnostic]]:
-    """The vendor's description as everything downstream reads it: found and checked, normalised,
-    corrected by the overlay. Returns (spec, sha256 of the file, diagnostics)."""
+) -> Described:
+    """The vendor's description found and checked, normalised, corrected by the overlay."""
     path, sha = locate_spec(config, root, spec_path)
     progress(f"loading {path}")
     spec, diags = normalise(load_document(path))
-    spec, fixes = apply_corrections(spec, config.overlay.get("corrections", []), vendor=config.name)
-    return spec, sha, diags + fixes
+    spec, fixes = correct(spec, config.overlay.get("corrections", []), vendor=config.name)
+    return Described(spec, sha, diags + [f.diagnostic() for f in fixes], fixes)
 
 
 def generate(
@@ -110,7 +118,7 @@ def generate(
 ) -> GenerateResult:
     """Regenerate one vendor. With `check`, compare against `generated/<vendor>` and write nothing."""
     config = load_vendor_config(root, vendor)
-    spec, sha, diags = described_spec(config, root, spec_path, progress=progress)
+    spec, sha, diags, _ = described_spec(config, root, spec_path, progress=progress)
     progress(f"building tools for {len(spec.get('paths', {}))} paths")
     ir, ir_diags = build_ir(spec, config.overlay, vendor=vendor, spec_file=config.spec_file, spec_sha256=sha)
     diags += ir_diags

@@ -12,6 +12,8 @@ Shapes: the tool table has no response schemas yet, so answers are shaped from w
 A vendor whose bodies use a wrapper (`binding.body.wrapper`, Fortnox) answers `{"Customer": {...}}`
 and lists as `{"Customers": [...], "MetaInformation": {...}}`; a vendor without wrappers
 (smallinvoice) answers `{"item": {...}}` and lists as `{"items": [...], "pagination": {...}}`.
+Lists page as the vendors do: `limit` items (100 unless given) from `offset`, or of page `page`
+(which wins over `offset`), with the total, page count and current page in the wrapper.
 Entities hold what was sent (the flattened body fields) plus the id. Downloads answer a small
 document of the declared media type (PDF, PNG, CSV).
 

@@ -177,41 +177,72 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
-def _next_page(call: Any, data: Any, returned: int, shown: int) -> tuple[dict[str, Any] | None, int | None]:
-    """(arguments that fetch what follows the items shown, total count when the vendor says)."""
-    page_arg, limit_arg, offset_arg = (_param(call, n) for n in (_PAGE_NAMES, _LIMIT_NAMES, _OFFSET_NAMES))
+def _position(data: Any) -> tuple[int | None, int | None, int | None]:
+    """(total items, pages, current page) as far as the answer says: Fortnox's `MetaInformation`
+    (`@TotalResources`, `@TotalPages`, `@CurrentPage`) or a `pagination` object (`total`, `pages`, `page`)."""
     meta = data.get("MetaInformation") if isinstance(data, dict) else None
     pagination = data.get("pagination") if isinstance(data, dict) else None
-    total: Any = None
     if isinstance(meta, dict):
-        total = meta.get("@TotalResources")
+        found = (meta.get("@TotalResources"), meta.get("@TotalPages"), meta.get("@CurrentPage"))
     elif isinstance(pagination, dict):
-        total = pagination.get("total")
-    total = total if isinstance(total, int) else None
+        found = (pagination.get("total"), pagination.get("pages"), pagination.get("page"))
+    else:
+        found = (None, None, None)
+    total, pages, current = (v if isinstance(v, int) and not isinstance(v, bool) else None for v in found)
+    return total, pages, current
+
+
+def _page_size(
+    call: Any, limit_arg: str, returned: int, position: tuple[int | None, int | None, int | None]
+) -> int | None:
+    """The page size of this call: the argument given, else what the answer tells (a page before the
+    last is full; the last holds what the others leave), else None. A short last page is no measure."""
+    if limit_arg in call.arguments:
+        return _int(call.arguments[limit_arg], returned)
+    total, pages, current = position
+    if pages is None or current is None or current > pages:
+        return None
+    if current < pages or pages == 1:
+        return returned
+    if total is None:
+        return None
+    size, rest = divmod(total - returned, pages - 1)
+    return size if rest == 0 and size >= returned else None
+
+
+def next_page(call: Any, data: Any, returned: int, shown: int) -> tuple[dict[str, Any] | None, int | None]:
+    """(arguments that fetch what follows the items shown, total count when the vendor says).
+
+    Pages when the operation takes a page number and a page size (Fortnox `page`/`limit`; its
+    `offset` is left alone), else `offset`/`limit` (smallinvoice), else a page number alone."""
+    page_arg, limit_arg, offset_arg = (_param(call, n) for n in (_PAGE_NAMES, _LIMIT_NAMES, _OFFSET_NAMES))
+    total, pages, current = _position(data)
     args = call.arguments
     cut = shown < returned
+    if page_arg and (limit_arg or not offset_arg):
+        if cut:
+            if not limit_arg:
+                return None, total
+            # the first item not shown, as a page of `shown` items when it starts one
+            page = _int(args.get(page_arg), 1)
+            size = returned if page == 1 else _page_size(call, limit_arg, returned, (total, pages, current))
+            start = (page - 1) * size + shown if size is not None else -1
+            if start > 0 and start % shown == 0:
+                return {page_arg: start // shown + 1, limit_arg: shown}, total
+            return None, total
+        current = current if current is not None else _int(args.get(page_arg), 1)
+        if pages is not None and current < pages:
+            out: dict[str, Any] = {page_arg: current + 1}
+            if limit_arg and limit_arg in args:
+                out[limit_arg] = args[limit_arg]
+            return out, total
+        return None, total
     if offset_arg and limit_arg:
         start = _int(args.get(offset_arg), 0)
         if cut:
             return {offset_arg: start + shown, limit_arg: shown}, total
         if total is not None and start + returned < total:
             return {offset_arg: start + returned, limit_arg: _int(args.get(limit_arg), returned)}, total
-        return None, total
-    if page_arg:
-        page = _int(args.get(page_arg), 1)
-        if cut:
-            # the same position in pages of `shown` items, when it falls on a page boundary
-            start = (page - 1) * _int(args.get(limit_arg), returned) + shown if limit_arg else -1
-            if limit_arg and start % shown == 0:
-                return {page_arg: start // shown + 1, limit_arg: shown}, total
-            return None, total
-        pages = meta.get("@TotalPages") if isinstance(meta, dict) else None
-        current = meta.get("@CurrentPage", page) if isinstance(meta, dict) else page
-        if isinstance(pages, int) and isinstance(current, int) and current < pages:
-            out: dict[str, Any] = {page_arg: current + 1}
-            if limit_arg and limit_arg in args:
-                out[limit_arg] = args[limit_arg]
-            return out, total
     return None, total
 
 
@@ -251,7 +282,7 @@ def shape(call: Any, result: ToolResult) -> ToolResult:
                 + "; pass fields=[...] to choose fields or include_raw=true for everything"
             )
         shown = len(shown_items)
-        nxt, total = _next_page(call, data, returned, shown)
+        nxt, total = next_page(call, data, returned, shown)
         view.update({"shown": shown, "returned": returned})
         if total is not None:
             view["total"] = total

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ledgermcp.codegen.corrections import corrected_operations
+from ledgermcp.codegen.corrections import Correction
 from ledgermcp.codegen.emit import described_spec
 from ledgermcp.codegen.vendor_config import load_vendor_config, project_root
 
@@ -24,22 +23,15 @@ class Described:
 def write_for_prism(vendor: str, out_dir: Path) -> Described:
     root = project_root()
     config = load_vendor_config(root, vendor)
-    spec, sha, _ = described_spec(config, root)
+    spec, sha, _, fixes = described_spec(config, root)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{vendor}.openapi.json"
     path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
-    return Described(vendor, path, sha, corrections_of(config.overlay))
+    return Described(vendor, path, sha, corrections_of(fixes))
 
 
-def corrections_of(overlay: dict[str, Any]) -> list[dict[str, str]]:
-    """The overlay's [[corrections]], one entry per operation (or document place) corrected."""
-    out = []
-    for entry in overlay.get("corrections", []):
-        what = (
-            "request body: fields optional (partial update)"
-            if entry.get("partial_body")
-            else str(entry["at"])
-        )
-        for operation in corrected_operations(entry) or ["(document)"]:
-            out.append({"operation": operation, "what": what, "reason": str(entry["reason"])})
-    return out
+def corrections_of(fixes: list[Correction]) -> list[dict[str, str]]:
+    """The corrections the generator applied, one entry per operation (or document place)."""
+    return [
+        {"operation": fix.operation or "(document)", "what": fix.what, "reason": fix.reason} for fix in fixes
+    ]

@@ -14,14 +14,28 @@ from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.get_absencetransaction_by_date_and_code_code import (
     GetAbsencetransactionByDateAndCodeCode,
 )
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     id: str,
     date: datetime.date,
     code: GetAbsencetransactionByDateAndCodeCode,
+    *,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
@@ -42,6 +56,7 @@ def _get_kwargs(
                 else str(code).replace(".", "%2E")
             ),
         ),
+        "params": params,
     }
 
     return _kwargs
@@ -77,6 +92,9 @@ def sync_detailed(
     code: GetAbsencetransactionByDateAndCodeCode,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap]:
     """Retrieve absence transactions
 
@@ -86,6 +104,9 @@ def sync_detailed(
         id (str):
         date (datetime.date):
         code (GetAbsencetransactionByDateAndCodeCode):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -99,6 +120,9 @@ def sync_detailed(
         id=id,
         date=date,
         code=code,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -114,6 +138,9 @@ def sync(
     code: GetAbsencetransactionByDateAndCodeCode,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap | None:
     """Retrieve absence transactions
 
@@ -123,6 +150,9 @@ def sync(
         id (str):
         date (datetime.date):
         code (GetAbsencetransactionByDateAndCodeCode):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -137,6 +167,9 @@ def sync(
         date=date,
         code=code,
         client=client,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -146,6 +179,9 @@ async def asyncio_detailed(
     code: GetAbsencetransactionByDateAndCodeCode,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap]:
     """Retrieve absence transactions
 
@@ -155,6 +191,9 @@ async def asyncio_detailed(
         id (str):
         date (datetime.date):
         code (GetAbsencetransactionByDateAndCodeCode):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -168,6 +207,9 @@ async def asyncio_detailed(
         id=id,
         date=date,
         code=code,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -181,6 +223,9 @@ async def asyncio(
     code: GetAbsencetransactionByDateAndCodeCode,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap | None:
     """Retrieve absence transactions
 
@@ -190,6 +235,9 @@ async def asyncio(
         id (str):
         date (datetime.date):
         code (GetAbsencetransactionByDateAndCodeCode):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -205,5 +253,8 @@ async def asyncio(
             date=date,
             code=code,
             client=client,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

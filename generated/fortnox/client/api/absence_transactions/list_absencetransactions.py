@@ -16,6 +16,9 @@ def _get_kwargs(
     *,
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -23,6 +26,12 @@ def _get_kwargs(
     params["employeeid"] = employeeid
 
     params["date"] = date
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -64,6 +73,9 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap]:
     """Lists all absence transactions
 
@@ -73,6 +85,9 @@ def sync_detailed(
     Args:
         employeeid (str | Unset):
         date (str | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -85,6 +100,9 @@ def sync_detailed(
     kwargs = _get_kwargs(
         employeeid=employeeid,
         date=date,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -99,6 +117,9 @@ def sync(
     client: AuthenticatedClient | Client,
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap | None:
     """Lists all absence transactions
 
@@ -108,6 +129,9 @@ def sync(
     Args:
         employeeid (str | Unset):
         date (str | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,6 +145,9 @@ def sync(
         client=client,
         employeeid=employeeid,
         date=date,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -129,6 +156,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap]:
     """Lists all absence transactions
 
@@ -138,6 +168,9 @@ async def asyncio_detailed(
     Args:
         employeeid (str | Unset):
         date (str | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -150,6 +183,9 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         employeeid=employeeid,
         date=date,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -162,6 +198,9 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap | None:
     """Lists all absence transactions
 
@@ -171,6 +210,9 @@ async def asyncio(
     Args:
         employeeid (str | Unset):
         date (str | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -185,5 +227,8 @@ async def asyncio(
             client=client,
             employeeid=employeeid,
             date=date,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

@@ -16,6 +16,9 @@ def _get_kwargs(
     lastmodified: str | Unset = UNSET,
     sru: int | Unset = UNSET,
     sortby: ListAccountsSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -29,6 +32,12 @@ def _get_kwargs(
         json_sortby = sortby.value
 
     params["sortby"] = json_sortby
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -71,6 +80,9 @@ def sync_detailed(
     lastmodified: str | Unset = UNSET,
     sru: int | Unset = UNSET,
     sortby: ListAccountsSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAccountListItemWrap | FortnoxErrorInformationWrap]:
     """List all accounts
 
@@ -80,6 +92,9 @@ def sync_detailed(
         lastmodified (str | Unset):
         sru (int | Unset):
         sortby (ListAccountsSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -93,6 +108,9 @@ def sync_detailed(
         lastmodified=lastmodified,
         sru=sru,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -108,6 +126,9 @@ def sync(
     lastmodified: str | Unset = UNSET,
     sru: int | Unset = UNSET,
     sortby: ListAccountsSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxAccountListItemWrap | FortnoxErrorInformationWrap | None:
     """List all accounts
 
@@ -117,6 +138,9 @@ def sync(
         lastmodified (str | Unset):
         sru (int | Unset):
         sortby (ListAccountsSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -131,6 +155,9 @@ def sync(
         lastmodified=lastmodified,
         sru=sru,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -140,6 +167,9 @@ async def asyncio_detailed(
     lastmodified: str | Unset = UNSET,
     sru: int | Unset = UNSET,
     sortby: ListAccountsSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAccountListItemWrap | FortnoxErrorInformationWrap]:
     """List all accounts
 
@@ -149,6 +179,9 @@ async def asyncio_detailed(
         lastmodified (str | Unset):
         sru (int | Unset):
         sortby (ListAccountsSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -162,6 +195,9 @@ async def asyncio_detailed(
         lastmodified=lastmodified,
         sru=sru,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -175,6 +211,9 @@ async def asyncio(
     lastmodified: str | Unset = UNSET,
     sru: int | Unset = UNSET,
     sortby: ListAccountsSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxAccountListItemWrap | FortnoxErrorInformationWrap | None:
     """List all accounts
 
@@ -184,6 +223,9 @@ async def asyncio(
         lastmodified (str | Unset):
         sru (int | Unset):
         sortby (ListAccountsSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -199,5 +241,8 @@ async def asyncio(
             lastmodified=lastmodified,
             sru=sru,
             sortby=sortby,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

@@ -24,6 +24,9 @@ def _get_kwargs(
     webshop: str | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListArticlesSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -55,6 +58,12 @@ def _get_kwargs(
         json_sortby = sortby.value
 
     params["sortby"] = json_sortby
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -104,6 +113,9 @@ def sync_detailed(
     webshop: str | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListArticlesSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxArticleListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of articles
 
@@ -121,6 +133,9 @@ def sync_detailed(
         webshop (str | Unset):
         lastmodified (str | Unset):
         sortby (ListArticlesSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -141,6 +156,9 @@ def sync_detailed(
         webshop=webshop,
         lastmodified=lastmodified,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -163,6 +181,9 @@ def sync(
     webshop: str | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListArticlesSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxArticleListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of articles
 
@@ -180,6 +201,9 @@ def sync(
         webshop (str | Unset):
         lastmodified (str | Unset):
         sortby (ListArticlesSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -201,6 +225,9 @@ def sync(
         webshop=webshop,
         lastmodified=lastmodified,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -217,6 +244,9 @@ async def asyncio_detailed(
     webshop: str | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListArticlesSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxArticleListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of articles
 
@@ -234,6 +264,9 @@ async def asyncio_detailed(
         webshop (str | Unset):
         lastmodified (str | Unset):
         sortby (ListArticlesSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -254,6 +287,9 @@ async def asyncio_detailed(
         webshop=webshop,
         lastmodified=lastmodified,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -274,6 +310,9 @@ async def asyncio(
     webshop: str | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListArticlesSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxArticleListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of articles
 
@@ -291,6 +330,9 @@ async def asyncio(
         webshop (str | Unset):
         lastmodified (str | Unset):
         sortby (ListArticlesSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -313,5 +355,8 @@ async def asyncio(
             webshop=webshop,
             lastmodified=lastmodified,
             sortby=sortby,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

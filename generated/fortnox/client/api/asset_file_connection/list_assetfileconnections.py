@@ -9,14 +9,30 @@ from ...models.fortnox_asset_file_connection_response import (
     FortnoxAssetFileConnectionResponse,
 )
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
-def _get_kwargs() -> dict[str, Any]:
+def _get_kwargs(
+    *,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/assetfileconnections",
+        "params": params,
     }
 
     return _kwargs
@@ -49,11 +65,19 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAssetFileConnectionResponse | FortnoxErrorInformationWrap]:
     """Retrieve a list of asset file connections
 
      The asset register can return a list of assets or a single asset. By specifying a FileId in the URL,
     a single asset will be returned. Not specifying a FileId will return a list of records.
+
+    Args:
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -63,7 +87,11 @@ def sync_detailed(
         Response[FortnoxAssetFileConnectionResponse | FortnoxErrorInformationWrap]
     """
 
-    kwargs = _get_kwargs()
+    kwargs = _get_kwargs(
+        page=page,
+        limit=limit,
+        offset=offset,
+    )
 
     response = client.get_httpx_client().request(
         **kwargs,
@@ -75,11 +103,19 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxAssetFileConnectionResponse | FortnoxErrorInformationWrap | None:
     """Retrieve a list of asset file connections
 
      The asset register can return a list of assets or a single asset. By specifying a FileId in the URL,
     a single asset will be returned. Not specifying a FileId will return a list of records.
+
+    Args:
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -91,17 +127,28 @@ def sync(
 
     return sync_detailed(
         client=client,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAssetFileConnectionResponse | FortnoxErrorInformationWrap]:
     """Retrieve a list of asset file connections
 
      The asset register can return a list of assets or a single asset. By specifying a FileId in the URL,
     a single asset will be returned. Not specifying a FileId will return a list of records.
+
+    Args:
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -111,7 +158,11 @@ async def asyncio_detailed(
         Response[FortnoxAssetFileConnectionResponse | FortnoxErrorInformationWrap]
     """
 
-    kwargs = _get_kwargs()
+    kwargs = _get_kwargs(
+        page=page,
+        limit=limit,
+        offset=offset,
+    )
 
     response = await client.get_async_httpx_client().request(**kwargs)
 
@@ -121,11 +172,19 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxAssetFileConnectionResponse | FortnoxErrorInformationWrap | None:
     """Retrieve a list of asset file connections
 
      The asset register can return a list of assets or a single asset. By specifying a FileId in the URL,
     a single asset will be returned. Not specifying a FileId will return a list of records.
+
+    Args:
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -138,5 +197,8 @@ async def asyncio(
     return (
         await asyncio_detailed(
             client=client,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

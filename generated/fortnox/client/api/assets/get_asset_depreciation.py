@@ -8,12 +8,26 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_list_asset_wrap import FortnoxListAssetWrap
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     to_date: str,
+    *,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
@@ -24,6 +38,7 @@ def _get_kwargs(
                 else str(to_date).replace(".", "%2E")
             ),
         ),
+        "params": params,
     }
 
     return _kwargs
@@ -57,6 +72,9 @@ def sync_detailed(
     to_date: str,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxListAssetWrap]:
     """Assets depreciation list
 
@@ -64,6 +82,9 @@ def sync_detailed(
 
     Args:
         to_date (str):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -75,6 +96,9 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         to_date=to_date,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -88,6 +112,9 @@ def sync(
     to_date: str,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxListAssetWrap | None:
     """Assets depreciation list
 
@@ -95,6 +122,9 @@ def sync(
 
     Args:
         to_date (str):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -107,6 +137,9 @@ def sync(
     return sync_detailed(
         to_date=to_date,
         client=client,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -114,6 +147,9 @@ async def asyncio_detailed(
     to_date: str,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxListAssetWrap]:
     """Assets depreciation list
 
@@ -121,6 +157,9 @@ async def asyncio_detailed(
 
     Args:
         to_date (str):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -132,6 +171,9 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         to_date=to_date,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -143,6 +185,9 @@ async def asyncio(
     to_date: str,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxListAssetWrap | None:
     """Assets depreciation list
 
@@ -150,6 +195,9 @@ async def asyncio(
 
     Args:
         to_date (str):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -163,5 +211,8 @@ async def asyncio(
         await asyncio_detailed(
             to_date=to_date,
             client=client,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

@@ -14,14 +14,28 @@ from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.get_attendancetransaction_by_date_and_code_code import (
     GetAttendancetransactionByDateAndCodeCode,
 )
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     id: str,
     date: datetime.date,
     code: GetAttendancetransactionByDateAndCodeCode,
+    *,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
@@ -42,6 +56,7 @@ def _get_kwargs(
                 else str(code).replace(".", "%2E")
             ),
         ),
+        "params": params,
     }
 
     return _kwargs
@@ -79,6 +94,9 @@ def sync_detailed(
     code: GetAttendancetransactionByDateAndCodeCode,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap]:
     """Retrieve attendance transactions
 
@@ -88,6 +106,9 @@ def sync_detailed(
         id (str):
         date (datetime.date):
         code (GetAttendancetransactionByDateAndCodeCode):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -101,6 +122,9 @@ def sync_detailed(
         id=id,
         date=date,
         code=code,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -116,6 +140,9 @@ def sync(
     code: GetAttendancetransactionByDateAndCodeCode,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve attendance transactions
 
@@ -125,6 +152,9 @@ def sync(
         id (str):
         date (datetime.date):
         code (GetAttendancetransactionByDateAndCodeCode):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -139,6 +169,9 @@ def sync(
         date=date,
         code=code,
         client=client,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -148,6 +181,9 @@ async def asyncio_detailed(
     code: GetAttendancetransactionByDateAndCodeCode,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap]:
     """Retrieve attendance transactions
 
@@ -157,6 +193,9 @@ async def asyncio_detailed(
         id (str):
         date (datetime.date):
         code (GetAttendancetransactionByDateAndCodeCode):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -170,6 +209,9 @@ async def asyncio_detailed(
         id=id,
         date=date,
         code=code,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -183,6 +225,9 @@ async def asyncio(
     code: GetAttendancetransactionByDateAndCodeCode,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve attendance transactions
 
@@ -192,6 +237,9 @@ async def asyncio(
         id (str):
         date (datetime.date):
         code (GetAttendancetransactionByDateAndCodeCode):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -207,5 +255,8 @@ async def asyncio(
             date=date,
             code=code,
             client=client,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

@@ -16,6 +16,9 @@ def _get_kwargs(
     *,
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -23,6 +26,12 @@ def _get_kwargs(
     params["employeeid"] = employeeid
 
     params["date"] = date
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -66,6 +75,9 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap]:
     """Lists all attendance transactions
 
@@ -75,6 +87,9 @@ def sync_detailed(
     Args:
         employeeid (str | Unset):
         date (str | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -87,6 +102,9 @@ def sync_detailed(
     kwargs = _get_kwargs(
         employeeid=employeeid,
         date=date,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -101,6 +119,9 @@ def sync(
     client: AuthenticatedClient | Client,
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap | None:
     """Lists all attendance transactions
 
@@ -110,6 +131,9 @@ def sync(
     Args:
         employeeid (str | Unset):
         date (str | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -123,6 +147,9 @@ def sync(
         client=client,
         employeeid=employeeid,
         date=date,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -131,6 +158,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap]:
     """Lists all attendance transactions
 
@@ -140,6 +170,9 @@ async def asyncio_detailed(
     Args:
         employeeid (str | Unset):
         date (str | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -152,6 +185,9 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         employeeid=employeeid,
         date=date,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -164,6 +200,9 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     employeeid: str | Unset = UNSET,
     date: str | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap | None:
     """Lists all attendance transactions
 
@@ -173,6 +212,9 @@ async def asyncio(
     Args:
         employeeid (str | Unset):
         date (str | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -187,5 +229,8 @@ async def asyncio(
             client=client,
             employeeid=employeeid,
             date=date,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

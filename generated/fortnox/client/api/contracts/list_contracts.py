@@ -14,6 +14,9 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     filter_: ListContractsFilter | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -23,6 +26,12 @@ def _get_kwargs(
         json_filter_ = filter_.value
 
     params["filter"] = json_filter_
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -63,11 +72,17 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     filter_: ListContractsFilter | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxContractListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of contracts
 
     Args:
         filter_ (ListContractsFilter | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -79,6 +94,9 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         filter_=filter_,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -92,11 +110,17 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     filter_: ListContractsFilter | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxContractListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of contracts
 
     Args:
         filter_ (ListContractsFilter | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -109,6 +133,9 @@ def sync(
     return sync_detailed(
         client=client,
         filter_=filter_,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -116,11 +143,17 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     filter_: ListContractsFilter | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxContractListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of contracts
 
     Args:
         filter_ (ListContractsFilter | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -132,6 +165,9 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         filter_=filter_,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -143,11 +179,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     filter_: ListContractsFilter | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxContractListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of contracts
 
     Args:
         filter_ (ListContractsFilter | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -161,5 +203,8 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             filter_=filter_,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

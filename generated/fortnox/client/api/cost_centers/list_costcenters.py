@@ -7,14 +7,30 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_cost_center_list import FortnoxCostCenterList
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
-def _get_kwargs() -> dict[str, Any]:
+def _get_kwargs(
+    *,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/costcenters",
+        "params": params,
     }
 
     return _kwargs
@@ -47,11 +63,19 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxCostCenterList | FortnoxErrorInformationWrap]:
     """Retrieve a list of cost centers
 
      The cost centers register can return a list of records or a single record. By specifying a Code in
     the URL, a single record will be returned. Not specifying a Code will return a list of records.
+
+    Args:
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -61,7 +85,11 @@ def sync_detailed(
         Response[FortnoxCostCenterList | FortnoxErrorInformationWrap]
     """
 
-    kwargs = _get_kwargs()
+    kwargs = _get_kwargs(
+        page=page,
+        limit=limit,
+        offset=offset,
+    )
 
     response = client.get_httpx_client().request(
         **kwargs,
@@ -73,11 +101,19 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxCostCenterList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of cost centers
 
      The cost centers register can return a list of records or a single record. By specifying a Code in
     the URL, a single record will be returned. Not specifying a Code will return a list of records.
+
+    Args:
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -89,17 +125,28 @@ def sync(
 
     return sync_detailed(
         client=client,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxCostCenterList | FortnoxErrorInformationWrap]:
     """Retrieve a list of cost centers
 
      The cost centers register can return a list of records or a single record. By specifying a Code in
     the URL, a single record will be returned. Not specifying a Code will return a list of records.
+
+    Args:
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -109,7 +156,11 @@ async def asyncio_detailed(
         Response[FortnoxCostCenterList | FortnoxErrorInformationWrap]
     """
 
-    kwargs = _get_kwargs()
+    kwargs = _get_kwargs(
+        page=page,
+        limit=limit,
+        offset=offset,
+    )
 
     response = await client.get_async_httpx_client().request(**kwargs)
 
@@ -119,11 +170,19 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxCostCenterList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of cost centers
 
      The cost centers register can return a list of records or a single record. By specifying a Code in
     the URL, a single record will be returned. Not specifying a Code will return a list of records.
+
+    Args:
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -136,5 +195,8 @@ async def asyncio(
     return (
         await asyncio_detailed(
             client=client,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

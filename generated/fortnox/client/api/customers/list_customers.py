@@ -26,6 +26,9 @@ def _get_kwargs(
     glndelivery: str | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListCustomersSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -61,6 +64,12 @@ def _get_kwargs(
         json_sortby = sortby.value
 
     params["sortby"] = json_sortby
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -112,6 +121,9 @@ def sync_detailed(
     glndelivery: str | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListCustomersSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxCustomerListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of customers
 
@@ -130,6 +142,9 @@ def sync_detailed(
         glndelivery (str | Unset):
         lastmodified (str | Unset):
         sortby (ListCustomersSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -152,6 +167,9 @@ def sync_detailed(
         glndelivery=glndelivery,
         lastmodified=lastmodified,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -176,6 +194,9 @@ def sync(
     glndelivery: str | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListCustomersSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxCustomerListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of customers
 
@@ -194,6 +215,9 @@ def sync(
         glndelivery (str | Unset):
         lastmodified (str | Unset):
         sortby (ListCustomersSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -217,6 +241,9 @@ def sync(
         glndelivery=glndelivery,
         lastmodified=lastmodified,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -235,6 +262,9 @@ async def asyncio_detailed(
     glndelivery: str | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListCustomersSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxCustomerListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of customers
 
@@ -253,6 +283,9 @@ async def asyncio_detailed(
         glndelivery (str | Unset):
         lastmodified (str | Unset):
         sortby (ListCustomersSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -275,6 +308,9 @@ async def asyncio_detailed(
         glndelivery=glndelivery,
         lastmodified=lastmodified,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -297,6 +333,9 @@ async def asyncio(
     glndelivery: str | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListCustomersSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxCustomerListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of customers
 
@@ -315,6 +354,9 @@ async def asyncio(
         glndelivery (str | Unset):
         lastmodified (str | Unset):
         sortby (ListCustomersSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -339,5 +381,8 @@ async def asyncio(
             glndelivery=glndelivery,
             lastmodified=lastmodified,
             sortby=sortby,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

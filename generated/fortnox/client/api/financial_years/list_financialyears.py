@@ -14,6 +14,9 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     date: datetime.date | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -22,6 +25,12 @@ def _get_kwargs(
     if not isinstance(date, Unset):
         json_date = date.isoformat()
     params["Date"] = json_date
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -62,6 +71,9 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     date: datetime.date | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxFinancialYearWrapList]:
     """Retrieve a list of financial years
 
@@ -69,6 +81,9 @@ def sync_detailed(
 
     Args:
         date (datetime.date | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -80,6 +95,9 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         date=date,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -93,6 +111,9 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     date: datetime.date | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxFinancialYearWrapList | None:
     """Retrieve a list of financial years
 
@@ -100,6 +121,9 @@ def sync(
 
     Args:
         date (datetime.date | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -112,6 +136,9 @@ def sync(
     return sync_detailed(
         client=client,
         date=date,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -119,6 +146,9 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     date: datetime.date | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxFinancialYearWrapList]:
     """Retrieve a list of financial years
 
@@ -126,6 +156,9 @@ async def asyncio_detailed(
 
     Args:
         date (datetime.date | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -137,6 +170,9 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         date=date,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -148,6 +184,9 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     date: datetime.date | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxFinancialYearWrapList | None:
     """Retrieve a list of financial years
 
@@ -155,6 +194,9 @@ async def asyncio(
 
     Args:
         date (datetime.date | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -168,5 +210,8 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             date=date,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

@@ -9,14 +9,30 @@ from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_invoice_accrual_list_item_list import (
     FortnoxInvoiceAccrualListItemList,
 )
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
-def _get_kwargs() -> dict[str, Any]:
+def _get_kwargs(
+    *,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/3/invoiceaccruals",
+        "params": params,
     }
 
     return _kwargs
@@ -49,12 +65,20 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoiceAccrualListItemList]:
     """Retrieve a list of invoice accruals
 
      The invoice accruals register can return a list of records or a single record. By specifying a
     InvoiceNumber in the URL, a single record will be returned. Not specifying a InvoiceNumber will
     return a list of records.
+
+    Args:
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -64,7 +88,11 @@ def sync_detailed(
         Response[FortnoxErrorInformationWrap | FortnoxInvoiceAccrualListItemList]
     """
 
-    kwargs = _get_kwargs()
+    kwargs = _get_kwargs(
+        page=page,
+        limit=limit,
+        offset=offset,
+    )
 
     response = client.get_httpx_client().request(
         **kwargs,
@@ -76,12 +104,20 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoiceAccrualListItemList | None:
     """Retrieve a list of invoice accruals
 
      The invoice accruals register can return a list of records or a single record. By specifying a
     InvoiceNumber in the URL, a single record will be returned. Not specifying a InvoiceNumber will
     return a list of records.
+
+    Args:
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -93,18 +129,29 @@ def sync(
 
     return sync_detailed(
         client=client,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoiceAccrualListItemList]:
     """Retrieve a list of invoice accruals
 
      The invoice accruals register can return a list of records or a single record. By specifying a
     InvoiceNumber in the URL, a single record will be returned. Not specifying a InvoiceNumber will
     return a list of records.
+
+    Args:
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -114,7 +161,11 @@ async def asyncio_detailed(
         Response[FortnoxErrorInformationWrap | FortnoxInvoiceAccrualListItemList]
     """
 
-    kwargs = _get_kwargs()
+    kwargs = _get_kwargs(
+        page=page,
+        limit=limit,
+        offset=offset,
+    )
 
     response = await client.get_async_httpx_client().request(**kwargs)
 
@@ -124,12 +175,20 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoiceAccrualListItemList | None:
     """Retrieve a list of invoice accruals
 
      The invoice accruals register can return a list of records or a single record. By specifying a
     InvoiceNumber in the URL, a single record will be returned. Not specifying a InvoiceNumber will
     return a list of records.
+
+    Args:
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -142,5 +201,8 @@ async def asyncio(
     return (
         await asyncio_detailed(
             client=client,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

@@ -18,6 +18,9 @@ def _get_kwargs(
     invoicenumber: int | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListInvoicepaymentsSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -31,6 +34,12 @@ def _get_kwargs(
         json_sortby = sortby.value
 
     params["sortby"] = json_sortby
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -73,6 +82,9 @@ def sync_detailed(
     invoicenumber: int | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListInvoicepaymentsSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoicePaymentListItemList]:
     """Retrieve a list of invoice payments
 
@@ -80,6 +92,9 @@ def sync_detailed(
         invoicenumber (int | Unset):
         lastmodified (str | Unset):
         sortby (ListInvoicepaymentsSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -93,6 +108,9 @@ def sync_detailed(
         invoicenumber=invoicenumber,
         lastmodified=lastmodified,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -108,6 +126,9 @@ def sync(
     invoicenumber: int | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListInvoicepaymentsSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoicePaymentListItemList | None:
     """Retrieve a list of invoice payments
 
@@ -115,6 +136,9 @@ def sync(
         invoicenumber (int | Unset):
         lastmodified (str | Unset):
         sortby (ListInvoicepaymentsSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -129,6 +153,9 @@ def sync(
         invoicenumber=invoicenumber,
         lastmodified=lastmodified,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -138,6 +165,9 @@ async def asyncio_detailed(
     invoicenumber: int | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListInvoicepaymentsSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoicePaymentListItemList]:
     """Retrieve a list of invoice payments
 
@@ -145,6 +175,9 @@ async def asyncio_detailed(
         invoicenumber (int | Unset):
         lastmodified (str | Unset):
         sortby (ListInvoicepaymentsSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -158,6 +191,9 @@ async def asyncio_detailed(
         invoicenumber=invoicenumber,
         lastmodified=lastmodified,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -171,6 +207,9 @@ async def asyncio(
     invoicenumber: int | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListInvoicepaymentsSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoicePaymentListItemList | None:
     """Retrieve a list of invoice payments
 
@@ -178,6 +217,9 @@ async def asyncio(
         invoicenumber (int | Unset):
         lastmodified (str | Unset):
         sortby (ListInvoicepaymentsSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -193,5 +235,8 @@ async def asyncio(
             invoicenumber=invoicenumber,
             lastmodified=lastmodified,
             sortby=sortby,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

@@ -42,6 +42,9 @@ def _get_kwargs(
     yourordernumber: str | Unset = UNSET,
     credit: str | Unset = UNSET,
     sortby: ListInvoicesSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -110,6 +113,12 @@ def _get_kwargs(
 
     params["sortby"] = json_sortby
 
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
+
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
@@ -176,6 +185,9 @@ def sync_detailed(
     yourordernumber: str | Unset = UNSET,
     credit: str | Unset = UNSET,
     sortby: ListInvoicesSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoiceListItemWrap]:
     """Retrieve a list of invoices
 
@@ -208,6 +220,9 @@ def sync_detailed(
         yourordernumber (str | Unset):
         credit (str | Unset):
         sortby (ListInvoicesSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -246,6 +261,9 @@ def sync_detailed(
         yourordernumber=yourordernumber,
         credit=credit,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -286,6 +304,9 @@ def sync(
     yourordernumber: str | Unset = UNSET,
     credit: str | Unset = UNSET,
     sortby: ListInvoicesSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoiceListItemWrap | None:
     """Retrieve a list of invoices
 
@@ -318,6 +339,9 @@ def sync(
         yourordernumber (str | Unset):
         credit (str | Unset):
         sortby (ListInvoicesSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -357,6 +381,9 @@ def sync(
         yourordernumber=yourordernumber,
         credit=credit,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -391,6 +418,9 @@ async def asyncio_detailed(
     yourordernumber: str | Unset = UNSET,
     credit: str | Unset = UNSET,
     sortby: ListInvoicesSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoiceListItemWrap]:
     """Retrieve a list of invoices
 
@@ -423,6 +453,9 @@ async def asyncio_detailed(
         yourordernumber (str | Unset):
         credit (str | Unset):
         sortby (ListInvoicesSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -461,6 +494,9 @@ async def asyncio_detailed(
         yourordernumber=yourordernumber,
         credit=credit,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -499,6 +535,9 @@ async def asyncio(
     yourordernumber: str | Unset = UNSET,
     credit: str | Unset = UNSET,
     sortby: ListInvoicesSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoiceListItemWrap | None:
     """Retrieve a list of invoices
 
@@ -531,6 +570,9 @@ async def asyncio(
         yourordernumber (str | Unset):
         credit (str | Unset):
         sortby (ListInvoicesSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -571,5 +613,8 @@ async def asyncio(
             yourordernumber=yourordernumber,
             credit=credit,
             sortby=sortby,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

@@ -29,6 +29,9 @@ def _get_kwargs(
     yourreference: str | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListOffersSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -70,6 +73,12 @@ def _get_kwargs(
         json_sortby = sortby.value
 
     params["sortby"] = json_sortby
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -124,6 +133,9 @@ def sync_detailed(
     yourreference: str | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListOffersSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxOfferListItemList]:
     """Retrieve a list of offers
 
@@ -143,6 +155,9 @@ def sync_detailed(
         yourreference (str | Unset):
         lastmodified (str | Unset):
         sortby (ListOffersSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -168,6 +183,9 @@ def sync_detailed(
         yourreference=yourreference,
         lastmodified=lastmodified,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -195,6 +213,9 @@ def sync(
     yourreference: str | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListOffersSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxOfferListItemList | None:
     """Retrieve a list of offers
 
@@ -214,6 +235,9 @@ def sync(
         yourreference (str | Unset):
         lastmodified (str | Unset):
         sortby (ListOffersSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -240,6 +264,9 @@ def sync(
         yourreference=yourreference,
         lastmodified=lastmodified,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -261,6 +288,9 @@ async def asyncio_detailed(
     yourreference: str | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListOffersSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxOfferListItemList]:
     """Retrieve a list of offers
 
@@ -280,6 +310,9 @@ async def asyncio_detailed(
         yourreference (str | Unset):
         lastmodified (str | Unset):
         sortby (ListOffersSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -305,6 +338,9 @@ async def asyncio_detailed(
         yourreference=yourreference,
         lastmodified=lastmodified,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -330,6 +366,9 @@ async def asyncio(
     yourreference: str | Unset = UNSET,
     lastmodified: str | Unset = UNSET,
     sortby: ListOffersSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxOfferListItemList | None:
     """Retrieve a list of offers
 
@@ -349,6 +388,9 @@ async def asyncio(
         yourreference (str | Unset):
         lastmodified (str | Unset):
         sortby (ListOffersSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -376,5 +418,8 @@ async def asyncio(
             yourreference=yourreference,
             lastmodified=lastmodified,
             sortby=sortby,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

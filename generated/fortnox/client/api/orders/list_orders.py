@@ -32,6 +32,9 @@ def _get_kwargs(
     lastmodified: str | Unset = UNSET,
     ordertype: str | Unset = UNSET,
     sortby: ListOrdersSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -79,6 +82,12 @@ def _get_kwargs(
         json_sortby = sortby.value
 
     params["sortby"] = json_sortby
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -136,6 +145,9 @@ def sync_detailed(
     lastmodified: str | Unset = UNSET,
     ordertype: str | Unset = UNSET,
     sortby: ListOrdersSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxOrderListItemList]:
     """Retrieve a list of orders
 
@@ -158,6 +170,9 @@ def sync_detailed(
         lastmodified (str | Unset):
         ordertype (str | Unset):
         sortby (ListOrdersSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -186,6 +201,9 @@ def sync_detailed(
         lastmodified=lastmodified,
         ordertype=ordertype,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -216,6 +234,9 @@ def sync(
     lastmodified: str | Unset = UNSET,
     ordertype: str | Unset = UNSET,
     sortby: ListOrdersSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxOrderListItemList | None:
     """Retrieve a list of orders
 
@@ -238,6 +259,9 @@ def sync(
         lastmodified (str | Unset):
         ordertype (str | Unset):
         sortby (ListOrdersSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -267,6 +291,9 @@ def sync(
         lastmodified=lastmodified,
         ordertype=ordertype,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -291,6 +318,9 @@ async def asyncio_detailed(
     lastmodified: str | Unset = UNSET,
     ordertype: str | Unset = UNSET,
     sortby: ListOrdersSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxOrderListItemList]:
     """Retrieve a list of orders
 
@@ -313,6 +343,9 @@ async def asyncio_detailed(
         lastmodified (str | Unset):
         ordertype (str | Unset):
         sortby (ListOrdersSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -341,6 +374,9 @@ async def asyncio_detailed(
         lastmodified=lastmodified,
         ordertype=ordertype,
         sortby=sortby,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -369,6 +405,9 @@ async def asyncio(
     lastmodified: str | Unset = UNSET,
     ordertype: str | Unset = UNSET,
     sortby: ListOrdersSortby | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxOrderListItemList | None:
     """Retrieve a list of orders
 
@@ -391,6 +430,9 @@ async def asyncio(
         lastmodified (str | Unset):
         ordertype (str | Unset):
         sortby (ListOrdersSortby | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -421,5 +463,8 @@ async def asyncio(
             lastmodified=lastmodified,
             ordertype=ordertype,
             sortby=sortby,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

@@ -8,13 +8,27 @@ import httpx
 from ...client import AuthenticatedClient, Client
 from ...models.fortnox_error_information_wrap import FortnoxErrorInformationWrap
 from ...models.fortnox_price_list_item_list import FortnoxPriceListItemList
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     price_list: str,
     article_number: str,
+    *,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
@@ -30,6 +44,7 @@ def _get_kwargs(
                 else str(article_number).replace(".", "%2E")
             ),
         ),
+        "params": params,
     }
 
     return _kwargs
@@ -64,6 +79,9 @@ def sync_detailed(
     article_number: str,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxPriceListItemList]:
     """Retrieve a list of articles with all their prices in the specified price list
 
@@ -73,6 +91,9 @@ def sync_detailed(
     Args:
         price_list (str):
         article_number (str):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -85,6 +106,9 @@ def sync_detailed(
     kwargs = _get_kwargs(
         price_list=price_list,
         article_number=article_number,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -99,6 +123,9 @@ def sync(
     article_number: str,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxPriceListItemList | None:
     """Retrieve a list of articles with all their prices in the specified price list
 
@@ -108,6 +135,9 @@ def sync(
     Args:
         price_list (str):
         article_number (str):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,6 +151,9 @@ def sync(
         price_list=price_list,
         article_number=article_number,
         client=client,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -129,6 +162,9 @@ async def asyncio_detailed(
     article_number: str,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxPriceListItemList]:
     """Retrieve a list of articles with all their prices in the specified price list
 
@@ -138,6 +174,9 @@ async def asyncio_detailed(
     Args:
         price_list (str):
         article_number (str):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -150,6 +189,9 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         price_list=price_list,
         article_number=article_number,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -162,6 +204,9 @@ async def asyncio(
     article_number: str,
     *,
     client: AuthenticatedClient | Client,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxPriceListItemList | None:
     """Retrieve a list of articles with all their prices in the specified price list
 
@@ -171,6 +216,9 @@ async def asyncio(
     Args:
         price_list (str):
         article_number (str):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -185,5 +233,8 @@ async def asyncio(
             price_list=price_list,
             article_number=article_number,
             client=client,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

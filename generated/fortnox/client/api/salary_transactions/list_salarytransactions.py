@@ -17,6 +17,9 @@ def _get_kwargs(
     *,
     employee_id: str | Unset = UNSET,
     date: datetime.date | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -27,6 +30,12 @@ def _get_kwargs(
     if not isinstance(date, Unset):
         json_date = date.isoformat()
     params["date"] = json_date
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -68,6 +77,9 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     employee_id: str | Unset = UNSET,
     date: datetime.date | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSalaryTransactionListItemList]:
     """List all salary transactions for all employees
 
@@ -76,6 +88,9 @@ def sync_detailed(
     Args:
         employee_id (str | Unset):
         date (datetime.date | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -88,6 +103,9 @@ def sync_detailed(
     kwargs = _get_kwargs(
         employee_id=employee_id,
         date=date,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -102,6 +120,9 @@ def sync(
     client: AuthenticatedClient | Client,
     employee_id: str | Unset = UNSET,
     date: datetime.date | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSalaryTransactionListItemList | None:
     """List all salary transactions for all employees
 
@@ -110,6 +131,9 @@ def sync(
     Args:
         employee_id (str | Unset):
         date (datetime.date | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -123,6 +147,9 @@ def sync(
         client=client,
         employee_id=employee_id,
         date=date,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -131,6 +158,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     employee_id: str | Unset = UNSET,
     date: datetime.date | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSalaryTransactionListItemList]:
     """List all salary transactions for all employees
 
@@ -139,6 +169,9 @@ async def asyncio_detailed(
     Args:
         employee_id (str | Unset):
         date (datetime.date | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,6 +184,9 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         employee_id=employee_id,
         date=date,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -163,6 +199,9 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     employee_id: str | Unset = UNSET,
     date: datetime.date | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSalaryTransactionListItemList | None:
     """List all salary transactions for all employees
 
@@ -171,6 +210,9 @@ async def asyncio(
     Args:
         employee_id (str | Unset):
         date (datetime.date | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -185,5 +227,8 @@ async def asyncio(
             client=client,
             employee_id=employee_id,
             date=date,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

@@ -16,6 +16,9 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     filter_: ListSupplierinvoicesFilter | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -25,6 +28,12 @@ def _get_kwargs(
         json_filter_ = filter_.value
 
     params["filter"] = json_filter_
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -65,11 +74,17 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     filter_: ListSupplierinvoicesFilter | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierInvoiceListItemWrap]:
     """Retrieve a list of supplier invoices
 
     Args:
         filter_ (ListSupplierinvoicesFilter | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -81,6 +96,9 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         filter_=filter_,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -94,11 +112,17 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     filter_: ListSupplierinvoicesFilter | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierInvoiceListItemWrap | None:
     """Retrieve a list of supplier invoices
 
     Args:
         filter_ (ListSupplierinvoicesFilter | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -111,6 +135,9 @@ def sync(
     return sync_detailed(
         client=client,
         filter_=filter_,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -118,11 +145,17 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     filter_: ListSupplierinvoicesFilter | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierInvoiceListItemWrap]:
     """Retrieve a list of supplier invoices
 
     Args:
         filter_ (ListSupplierinvoicesFilter | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -134,6 +167,9 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         filter_=filter_,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -145,11 +181,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     filter_: ListSupplierinvoicesFilter | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierInvoiceListItemWrap | None:
     """Retrieve a list of supplier invoices
 
     Args:
         filter_ (ListSupplierinvoicesFilter | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -163,5 +205,8 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             filter_=filter_,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

@@ -15,11 +15,20 @@ def _get_kwargs(
     voucher_series: str,
     *,
     financialyear: int | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
     params["financialyear"] = financialyear
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -67,12 +76,18 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     financialyear: int | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxVoucherListItemList]:
     """Retrieve a list of vouchers for a specific series
 
     Args:
         voucher_series (str):
         financialyear (int | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -85,6 +100,9 @@ def sync_detailed(
     kwargs = _get_kwargs(
         voucher_series=voucher_series,
         financialyear=financialyear,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -99,12 +117,18 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     financialyear: int | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxVoucherListItemList | None:
     """Retrieve a list of vouchers for a specific series
 
     Args:
         voucher_series (str):
         financialyear (int | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -118,6 +142,9 @@ def sync(
         voucher_series=voucher_series,
         client=client,
         financialyear=financialyear,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -126,12 +153,18 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     financialyear: int | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxVoucherListItemList]:
     """Retrieve a list of vouchers for a specific series
 
     Args:
         voucher_series (str):
         financialyear (int | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -144,6 +177,9 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         voucher_series=voucher_series,
         financialyear=financialyear,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -156,12 +192,18 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     financialyear: int | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxVoucherListItemList | None:
     """Retrieve a list of vouchers for a specific series
 
     Args:
         voucher_series (str):
         financialyear (int | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -176,5 +218,8 @@ async def asyncio(
             voucher_series=voucher_series,
             client=client,
             financialyear=financialyear,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed

@@ -13,11 +13,20 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     financialyear: int | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
     params["financialyear"] = financialyear
+
+    params["page"] = page
+
+    params["limit"] = limit
+
+    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -58,6 +67,9 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     financialyear: int | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxVoucherListItemList]:
     """Retrieve all vouchers
 
@@ -69,6 +81,9 @@ def sync_detailed(
 
     Args:
         financialyear (int | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -80,6 +95,9 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         financialyear=financialyear,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -93,6 +111,9 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     financialyear: int | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxVoucherListItemList | None:
     """Retrieve all vouchers
 
@@ -104,6 +125,9 @@ def sync(
 
     Args:
         financialyear (int | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -116,6 +140,9 @@ def sync(
     return sync_detailed(
         client=client,
         financialyear=financialyear,
+        page=page,
+        limit=limit,
+        offset=offset,
     ).parsed
 
 
@@ -123,6 +150,9 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     financialyear: int | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxVoucherListItemList]:
     """Retrieve all vouchers
 
@@ -134,6 +164,9 @@ async def asyncio_detailed(
 
     Args:
         financialyear (int | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -145,6 +178,9 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         financialyear=financialyear,
+        page=page,
+        limit=limit,
+        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -156,6 +192,9 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     financialyear: int | Unset = UNSET,
+    page: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxVoucherListItemList | None:
     """Retrieve all vouchers
 
@@ -167,6 +206,9 @@ async def asyncio(
 
     Args:
         financialyear (int | Unset):
+        page (int | Unset):
+        limit (int | Unset):
+        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -180,5 +222,8 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             financialyear=financialyear,
+            page=page,
+            limit=limit,
+            offset=offset,
         )
     ).parsed
