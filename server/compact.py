@@ -218,9 +218,12 @@ def clean_text(text: str) -> str:
 
 
 def _hint_sentences(vendor_title: str) -> list[tuple[str, str]]:
-    """Sentences the generator writes from the hints: (sentence, listed replacement)."""
+    """Sentences the generator writes from the hints and the binding: (sentence, listed
+    replacement). The paging sentence names arguments the schema lists anyway, and a cut list's
+    note says how to page."""
     v = re.escape(vendor_title)
     return [
+        (r"Paged: use [\w, ]+ to fetch further pages\.", ""),
         (rf"Adds data in {v}\.", ""),
         (rf"Changes or removes existing data in {v}\.", ""),
         (rf"Irreversible in {v}: its effect cannot be undone by another call\.", "Irreversible."),

@@ -84,6 +84,8 @@ def test_descriptions_lose_what_the_hints_already_say() -> None:
     assert compact_description(text, "Acme") == "Bookkeep an invoice. Irreversible."
     assert compact_description("Create a contact. Adds data in Acme.", "Acme") == "Create a contact."
     assert compact_description("Edit. Changes or removes existing data in Acme.", "Acme") == "Edit."
+    paged = "List invoices. Paged: use page, limit, offset to fetch further pages."
+    assert compact_description(paged, "Acme") == "List invoices."
 
 
 def test_descriptions_lose_sentences_about_the_http_exchange() -> None:
