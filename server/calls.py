@@ -150,7 +150,9 @@ class ArgumentValidator:
             missing = [
                 r for r in err.validator_value if isinstance(err.instance, dict) and r not in err.instance
             ]
-            name = missing[0] if missing else str(err.validator_value)
+            # jsonschema reports each missing property as its own error, named only in the message
+            named = [r for r in missing if str(err.message).startswith(repr(r))]
+            name = (named or missing or [str(err.validator_value)])[0]
             full = f"{where}.{name}" if where else name
             sub = (err.schema.get("properties") or {}).get(name) or {}
             kind = sub.get("type")

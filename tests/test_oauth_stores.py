@@ -145,11 +145,12 @@ def redis_url(tmp_path_factory):
 
 
 def test_redis_lock_is_kept_alive_while_held(redis_url):
-    a = RedisStore(redis_url, lock_ttl=0.3, namespace="t1")
-    b = RedisStore(redis_url, lock_ttl=0.3, namespace="t1")
+    # a ttl well above a busy machine's scheduling hiccups, so only a missing renewal can lose it
+    a = RedisStore(redis_url, lock_ttl=0.8, namespace="t1")
+    b = RedisStore(redis_url, lock_ttl=0.8, namespace="t1")
     lease = a.acquire(KEY)
     try:
-        time.sleep(1.0)  # more than three expiry periods: the renewals keep it
+        time.sleep(2.6)  # more than three expiry periods: the renewals keep it
         with pytest.raises(LockTimeout):
             b.acquire(KEY, timeout=0.5)
         assert not lease.lost
@@ -181,7 +182,7 @@ def test_redis_lock_of_a_dead_holder_lapses(redis_url):
         lease = other.acquire(KEY, timeout=5)
         waited = time.monotonic() - started
         other.release(lease)
-        assert waited < 2.0  # at most one expiry period (1 s) after the last renewal
+        assert waited < 3.0  # about one expiry period (1 s) after the last renewal, plus slack
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -40,6 +40,27 @@ def ok(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"Customer": {"CustomerNumber": "1"}})
 
 
+def test_each_missing_argument_is_named_once() -> None:
+    from ledgermcp.server.calls import ArgumentValidator
+
+    tool = {
+        "name": "t",
+        "input_schema": {
+            "type": "object",
+            "properties": {"a": {"type": "string"}, "b": {"type": "integer"}, "c": {"type": "string"}},
+            "required": ["a", "b", "c"],
+        },
+    }
+    problems = ArgumentValidator().problems(tool, {"b": 1})
+    assert sorted(p["field"] for p in problems) == ["a", "c"]
+    assert {p["problem"] for p in problems} == {
+        "missing required argument 'a'",
+        "missing required argument 'c'",
+    }
+    only_b = ArgumentValidator().problems(tool, {"a": "x", "c": "y"})
+    assert [p["field"] for p in only_b] == ["b"] and "(integer)" in only_b[0]["fix"]
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     ("tool", "args", "field", "words"),
