@@ -113,6 +113,13 @@ def wire_tools(
     vendor: Vendor, selection: Selection | None = None, *, output_schemas: bool = False
 ) -> list[dict[str, Any]]:
     """Full mode's tools/list: every selected tool in its listed form."""
+    return listed_tools(vendor, (selection or Selection()).apply(vendor.tools), output_schemas=output_schemas)
+
+
+def listed_tools(
+    vendor: Vendor, operations: Iterable[Mapping[str, Any]], *, output_schemas: bool = False
+) -> list[dict[str, Any]]:
+    """These operations (already selected, in listing order) as full mode lists them."""
     outputs: Mapping[str, Any] = {}
     if output_schemas:
         from ledgermcp.server.outputs import output_schemas_for
@@ -120,9 +127,6 @@ def wire_tools(
         outputs = output_schemas_for(vendor)
     title = vendor_title(vendor)
     return share_fields(
-        [
-            listed_tool(t, title, outputs.get(str(t["name"])))
-            for t in (selection or Selection()).apply(vendor.tools)
-        ],
+        [listed_tool(t, title, outputs.get(str(t["name"]))) for t in operations],
         keep=shaping.SHAPING_ARGS,
     )

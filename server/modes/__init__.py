@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ledgermcp.server.catalog import Vendor
-from ledgermcp.server.toolspec import Selection, wire_tools
+from ledgermcp.server.toolspec import Selection, listed_tools
 
 MODES = ("full", "consolidated", "discovery")
 MODE_ENV = "LEDGERMCP_MODE"
@@ -42,7 +42,7 @@ class Surface:
         self.tools: list[dict[str, Any]] = self._list()
 
     def _list(self) -> list[dict[str, Any]]:
-        return wire_tools(self.vendor, self.selection, output_schemas=self.output_schemas)
+        return listed_tools(self.vendor, self.operations, output_schemas=self.output_schemas)
 
     @property
     def operation_names(self) -> set[str]:
