@@ -263,3 +263,46 @@ async def test_the_network_transport_is_built_on_the_first_request(monkeypatch: 
         assert (await client.get("/invoices")).status_code == 204
         assert (await client.get("/invoices")).status_code == 204
         assert len(built) == 1
+
+
+@pytest.mark.anyio
+async def test_requests_do_not_search_for_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the first request, further requests import nothing: a failing import (httpcore's
+    `import sniffio` when it is missing) would walk sys.path on every call."""
+    import importlib.machinery
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    searched: list[str] = []
+    real_find_spec = importlib.machinery.PathFinder.find_spec
+
+    def counting_find_spec(name: str, *args: object, **kwargs: object) -> object:
+        searched.append(name)
+        return real_find_spec(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    env = {
+        "LEDGERMCP_FAKEINVOICE_API_KEY": "k",
+        "LEDGERMCP_FAKEINVOICE_BASE_URL": f"http://127.0.0.1:{upstream.server_port}",
+    }
+    try:
+        async with build_async_client(VENDOR, env=env) as client:
+            assert (await client.get("/invoices")).status_code == 200
+            monkeypatch.setattr(importlib.machinery.PathFinder, "find_spec", counting_find_spec)
+            for _ in range(5):
+                assert (await client.get("/invoices")).status_code == 200
+    finally:
+        upstream.shutdown()
+    assert searched == []
