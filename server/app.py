@@ -298,8 +298,10 @@ def serve_snapshots(
 async def serve_stdio(app: App) -> None:
     from mcp.server.stdio import stdio_server
 
+    from ledgermcp.server.stdio_pipes import pipe_streams
+
     try:
-        async with stdio_server() as (read_stream, write_stream):
+        async with pipe_streams() as streams, stdio_server(*(streams or ())) as (read_stream, write_stream):  # type: ignore[arg-type]
             await app.server.run(read_stream, write_stream, app.server.create_initialization_options())
     finally:
         await app.aclose()
