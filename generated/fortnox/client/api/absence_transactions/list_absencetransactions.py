@@ -18,7 +18,6 @@ def _get_kwargs(
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -30,8 +29,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -75,7 +72,6 @@ def sync_detailed(
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap]:
     """Lists all absence transactions
 
@@ -87,7 +83,6 @@ def sync_detailed(
         date (str | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -102,7 +97,6 @@ def sync_detailed(
         date=date,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -119,7 +113,6 @@ def sync(
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap | None:
     """Lists all absence transactions
 
@@ -131,7 +124,6 @@ def sync(
         date (str | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -147,7 +139,6 @@ def sync(
         date=date,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -158,7 +149,6 @@ async def asyncio_detailed(
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap]:
     """Lists all absence transactions
 
@@ -170,7 +160,6 @@ async def asyncio_detailed(
         date (str | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -185,7 +174,6 @@ async def asyncio_detailed(
         date=date,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -200,7 +188,6 @@ async def asyncio(
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxAbsenceTransactionListItemWrap | FortnoxErrorInformationWrap | None:
     """Lists all absence transactions
 
@@ -212,7 +199,6 @@ async def asyncio(
         date (str | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -229,6 +215,5 @@ async def asyncio(
             date=date,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

@@ -18,7 +18,6 @@ def _get_kwargs(
     sortby: ListAccountsSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -36,8 +35,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -82,7 +79,6 @@ def sync_detailed(
     sortby: ListAccountsSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAccountListItemWrap | FortnoxErrorInformationWrap]:
     """List all accounts
 
@@ -94,7 +90,6 @@ def sync_detailed(
         sortby (ListAccountsSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -110,7 +105,6 @@ def sync_detailed(
         sortby=sortby,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -128,7 +122,6 @@ def sync(
     sortby: ListAccountsSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxAccountListItemWrap | FortnoxErrorInformationWrap | None:
     """List all accounts
 
@@ -140,7 +133,6 @@ def sync(
         sortby (ListAccountsSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -157,7 +149,6 @@ def sync(
         sortby=sortby,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -169,7 +160,6 @@ async def asyncio_detailed(
     sortby: ListAccountsSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAccountListItemWrap | FortnoxErrorInformationWrap]:
     """List all accounts
 
@@ -181,7 +171,6 @@ async def asyncio_detailed(
         sortby (ListAccountsSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -197,7 +186,6 @@ async def asyncio_detailed(
         sortby=sortby,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -213,7 +201,6 @@ async def asyncio(
     sortby: ListAccountsSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxAccountListItemWrap | FortnoxErrorInformationWrap | None:
     """List all accounts
 
@@ -225,7 +212,6 @@ async def asyncio(
         sortby (ListAccountsSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -243,6 +229,5 @@ async def asyncio(
             sortby=sortby,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

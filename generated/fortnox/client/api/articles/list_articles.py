@@ -26,7 +26,6 @@ def _get_kwargs(
     sortby: ListArticlesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -62,8 +61,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -115,7 +112,6 @@ def sync_detailed(
     sortby: ListArticlesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxArticleListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of articles
 
@@ -135,7 +131,6 @@ def sync_detailed(
         sortby (ListArticlesSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -158,7 +153,6 @@ def sync_detailed(
         sortby=sortby,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -183,7 +177,6 @@ def sync(
     sortby: ListArticlesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxArticleListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of articles
 
@@ -203,7 +196,6 @@ def sync(
         sortby (ListArticlesSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -227,7 +219,6 @@ def sync(
         sortby=sortby,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -246,7 +237,6 @@ async def asyncio_detailed(
     sortby: ListArticlesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxArticleListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of articles
 
@@ -266,7 +256,6 @@ async def asyncio_detailed(
         sortby (ListArticlesSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -289,7 +278,6 @@ async def asyncio_detailed(
         sortby=sortby,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -312,7 +300,6 @@ async def asyncio(
     sortby: ListArticlesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxArticleListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of articles
 
@@ -332,7 +319,6 @@ async def asyncio(
         sortby (ListArticlesSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -357,6 +343,5 @@ async def asyncio(
             sortby=sortby,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

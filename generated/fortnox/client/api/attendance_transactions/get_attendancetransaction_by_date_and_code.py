@@ -24,7 +24,6 @@ def _get_kwargs(
     *,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -32,8 +31,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -96,7 +93,6 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap]:
     """Retrieve attendance transactions
 
@@ -108,7 +104,6 @@ def sync_detailed(
         code (GetAttendancetransactionByDateAndCodeCode):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -124,7 +119,6 @@ def sync_detailed(
         code=code,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -142,7 +136,6 @@ def sync(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve attendance transactions
 
@@ -154,7 +147,6 @@ def sync(
         code (GetAttendancetransactionByDateAndCodeCode):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -171,7 +163,6 @@ def sync(
         client=client,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -183,7 +174,6 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap]:
     """Retrieve attendance transactions
 
@@ -195,7 +185,6 @@ async def asyncio_detailed(
         code (GetAttendancetransactionByDateAndCodeCode):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -211,7 +200,6 @@ async def asyncio_detailed(
         code=code,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -227,7 +215,6 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve attendance transactions
 
@@ -239,7 +226,6 @@ async def asyncio(
         code (GetAttendancetransactionByDateAndCodeCode):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -257,6 +243,5 @@ async def asyncio(
             client=client,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

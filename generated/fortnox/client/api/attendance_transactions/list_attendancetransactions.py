@@ -18,7 +18,6 @@ def _get_kwargs(
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -30,8 +29,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -77,7 +74,6 @@ def sync_detailed(
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap]:
     """Lists all attendance transactions
 
@@ -89,7 +85,6 @@ def sync_detailed(
         date (str | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -104,7 +99,6 @@ def sync_detailed(
         date=date,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -121,7 +115,6 @@ def sync(
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap | None:
     """Lists all attendance transactions
 
@@ -133,7 +126,6 @@ def sync(
         date (str | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -149,7 +141,6 @@ def sync(
         date=date,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -160,7 +151,6 @@ async def asyncio_detailed(
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap]:
     """Lists all attendance transactions
 
@@ -172,7 +162,6 @@ async def asyncio_detailed(
         date (str | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -187,7 +176,6 @@ async def asyncio_detailed(
         date=date,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -202,7 +190,6 @@ async def asyncio(
     date: str | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxAttendanceTransactionListItemList | FortnoxErrorInformationWrap | None:
     """Lists all attendance transactions
 
@@ -214,7 +201,6 @@ async def asyncio(
         date (str | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -231,6 +217,5 @@ async def asyncio(
             date=date,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

@@ -16,7 +16,6 @@ def _get_kwargs(
     filter_: ListContractsFilter | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -30,8 +29,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -74,7 +71,6 @@ def sync_detailed(
     filter_: ListContractsFilter | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxContractListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of contracts
 
@@ -82,7 +78,6 @@ def sync_detailed(
         filter_ (ListContractsFilter | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -96,7 +91,6 @@ def sync_detailed(
         filter_=filter_,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -112,7 +106,6 @@ def sync(
     filter_: ListContractsFilter | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxContractListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of contracts
 
@@ -120,7 +113,6 @@ def sync(
         filter_ (ListContractsFilter | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -135,7 +127,6 @@ def sync(
         filter_=filter_,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -145,7 +136,6 @@ async def asyncio_detailed(
     filter_: ListContractsFilter | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxContractListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of contracts
 
@@ -153,7 +143,6 @@ async def asyncio_detailed(
         filter_ (ListContractsFilter | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -167,7 +156,6 @@ async def asyncio_detailed(
         filter_=filter_,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -181,7 +169,6 @@ async def asyncio(
     filter_: ListContractsFilter | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxContractListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of contracts
 
@@ -189,7 +176,6 @@ async def asyncio(
         filter_ (ListContractsFilter | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -205,6 +191,5 @@ async def asyncio(
             filter_=filter_,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

@@ -28,7 +28,6 @@ def _get_kwargs(
     sortby: ListCustomersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -68,8 +67,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -123,7 +120,6 @@ def sync_detailed(
     sortby: ListCustomersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxCustomerListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of customers
 
@@ -144,7 +140,6 @@ def sync_detailed(
         sortby (ListCustomersSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -169,7 +164,6 @@ def sync_detailed(
         sortby=sortby,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -196,7 +190,6 @@ def sync(
     sortby: ListCustomersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxCustomerListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of customers
 
@@ -217,7 +210,6 @@ def sync(
         sortby (ListCustomersSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -243,7 +235,6 @@ def sync(
         sortby=sortby,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -264,7 +255,6 @@ async def asyncio_detailed(
     sortby: ListCustomersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxCustomerListItemList | FortnoxErrorInformationWrap]:
     """Retrieve a list of customers
 
@@ -285,7 +275,6 @@ async def asyncio_detailed(
         sortby (ListCustomersSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -310,7 +299,6 @@ async def asyncio_detailed(
         sortby=sortby,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -335,7 +323,6 @@ async def asyncio(
     sortby: ListCustomersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxCustomerListItemList | FortnoxErrorInformationWrap | None:
     """Retrieve a list of customers
 
@@ -356,7 +343,6 @@ async def asyncio(
         sortby (ListCustomersSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -383,6 +369,5 @@ async def asyncio(
             sortby=sortby,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

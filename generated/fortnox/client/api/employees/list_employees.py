@@ -14,7 +14,6 @@ def _get_kwargs(
     *,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -22,8 +21,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -65,7 +62,6 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxEmployeeListItemWrap | FortnoxErrorInformationWrap]:
     """Retrieve a list of employees
 
@@ -76,7 +72,6 @@ def sync_detailed(
     Args:
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -89,7 +84,6 @@ def sync_detailed(
     kwargs = _get_kwargs(
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -104,7 +98,6 @@ def sync(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxEmployeeListItemWrap | FortnoxErrorInformationWrap | None:
     """Retrieve a list of employees
 
@@ -115,7 +108,6 @@ def sync(
     Args:
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -129,7 +121,6 @@ def sync(
         client=client,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -138,7 +129,6 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxEmployeeListItemWrap | FortnoxErrorInformationWrap]:
     """Retrieve a list of employees
 
@@ -149,7 +139,6 @@ async def asyncio_detailed(
     Args:
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -162,7 +151,6 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -175,7 +163,6 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxEmployeeListItemWrap | FortnoxErrorInformationWrap | None:
     """Retrieve a list of employees
 
@@ -186,7 +173,6 @@ async def asyncio(
     Args:
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -201,6 +187,5 @@ async def asyncio(
             client=client,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

@@ -16,7 +16,6 @@ def _get_kwargs(
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -29,8 +28,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -73,7 +70,6 @@ def sync_detailed(
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxFinancialYearWrapList]:
     """Retrieve a list of financial years
 
@@ -83,7 +79,6 @@ def sync_detailed(
         date (datetime.date | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -97,7 +92,6 @@ def sync_detailed(
         date=date,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -113,7 +107,6 @@ def sync(
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxFinancialYearWrapList | None:
     """Retrieve a list of financial years
 
@@ -123,7 +116,6 @@ def sync(
         date (datetime.date | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -138,7 +130,6 @@ def sync(
         date=date,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -148,7 +139,6 @@ async def asyncio_detailed(
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxFinancialYearWrapList]:
     """Retrieve a list of financial years
 
@@ -158,7 +148,6 @@ async def asyncio_detailed(
         date (datetime.date | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -172,7 +161,6 @@ async def asyncio_detailed(
         date=date,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -186,7 +174,6 @@ async def asyncio(
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxFinancialYearWrapList | None:
     """Retrieve a list of financial years
 
@@ -196,7 +183,6 @@ async def asyncio(
         date (datetime.date | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -212,6 +198,5 @@ async def asyncio(
             date=date,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

@@ -44,7 +44,6 @@ def _get_kwargs(
     sortby: ListInvoicesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -117,8 +116,6 @@ def _get_kwargs(
 
     params["limit"] = limit
 
-    params["offset"] = offset
-
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
@@ -187,7 +184,6 @@ def sync_detailed(
     sortby: ListInvoicesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoiceListItemWrap]:
     """Retrieve a list of invoices
 
@@ -222,7 +218,6 @@ def sync_detailed(
         sortby (ListInvoicesSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -263,7 +258,6 @@ def sync_detailed(
         sortby=sortby,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -306,7 +300,6 @@ def sync(
     sortby: ListInvoicesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoiceListItemWrap | None:
     """Retrieve a list of invoices
 
@@ -341,7 +334,6 @@ def sync(
         sortby (ListInvoicesSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -383,7 +375,6 @@ def sync(
         sortby=sortby,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -420,7 +411,6 @@ async def asyncio_detailed(
     sortby: ListInvoicesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxInvoiceListItemWrap]:
     """Retrieve a list of invoices
 
@@ -455,7 +445,6 @@ async def asyncio_detailed(
         sortby (ListInvoicesSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -496,7 +485,6 @@ async def asyncio_detailed(
         sortby=sortby,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -537,7 +525,6 @@ async def asyncio(
     sortby: ListInvoicesSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxInvoiceListItemWrap | None:
     """Retrieve a list of invoices
 
@@ -572,7 +559,6 @@ async def asyncio(
         sortby (ListInvoicesSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -615,6 +601,5 @@ async def asyncio(
             sortby=sortby,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

@@ -14,7 +14,6 @@ def _get_kwargs(
     *,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -22,8 +21,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -65,7 +62,6 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxModeOfPaymentList]:
     """Retrieve a list of modes of payments
 
@@ -75,7 +71,6 @@ def sync_detailed(
     Args:
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -88,7 +83,6 @@ def sync_detailed(
     kwargs = _get_kwargs(
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -103,7 +97,6 @@ def sync(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxModeOfPaymentList | None:
     """Retrieve a list of modes of payments
 
@@ -113,7 +106,6 @@ def sync(
     Args:
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -127,7 +119,6 @@ def sync(
         client=client,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -136,7 +127,6 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxModeOfPaymentList]:
     """Retrieve a list of modes of payments
 
@@ -146,7 +136,6 @@ async def asyncio_detailed(
     Args:
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -159,7 +148,6 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -172,7 +160,6 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxModeOfPaymentList | None:
     """Retrieve a list of modes of payments
 
@@ -182,7 +169,6 @@ async def asyncio(
     Args:
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -197,6 +183,5 @@ async def asyncio(
             client=client,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

@@ -31,7 +31,6 @@ def _get_kwargs(
     sortby: ListOffersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -77,8 +76,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -135,7 +132,6 @@ def sync_detailed(
     sortby: ListOffersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxOfferListItemList]:
     """Retrieve a list of offers
 
@@ -157,7 +153,6 @@ def sync_detailed(
         sortby (ListOffersSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -185,7 +180,6 @@ def sync_detailed(
         sortby=sortby,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -215,7 +209,6 @@ def sync(
     sortby: ListOffersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxOfferListItemList | None:
     """Retrieve a list of offers
 
@@ -237,7 +230,6 @@ def sync(
         sortby (ListOffersSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -266,7 +258,6 @@ def sync(
         sortby=sortby,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -290,7 +281,6 @@ async def asyncio_detailed(
     sortby: ListOffersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxOfferListItemList]:
     """Retrieve a list of offers
 
@@ -312,7 +302,6 @@ async def asyncio_detailed(
         sortby (ListOffersSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -340,7 +329,6 @@ async def asyncio_detailed(
         sortby=sortby,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -368,7 +356,6 @@ async def asyncio(
     sortby: ListOffersSortby | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxOfferListItemList | None:
     """Retrieve a list of offers
 
@@ -390,7 +377,6 @@ async def asyncio(
         sortby (ListOffersSortby | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -420,6 +406,5 @@ async def asyncio(
             sortby=sortby,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

@@ -19,7 +19,6 @@ def _get_kwargs(
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -34,8 +33,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -79,7 +76,6 @@ def sync_detailed(
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSalaryTransactionListItemList]:
     """List all salary transactions for all employees
 
@@ -90,7 +86,6 @@ def sync_detailed(
         date (datetime.date | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -105,7 +100,6 @@ def sync_detailed(
         date=date,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -122,7 +116,6 @@ def sync(
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSalaryTransactionListItemList | None:
     """List all salary transactions for all employees
 
@@ -133,7 +126,6 @@ def sync(
         date (datetime.date | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -149,7 +141,6 @@ def sync(
         date=date,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -160,7 +151,6 @@ async def asyncio_detailed(
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSalaryTransactionListItemList]:
     """List all salary transactions for all employees
 
@@ -171,7 +161,6 @@ async def asyncio_detailed(
         date (datetime.date | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -186,7 +175,6 @@ async def asyncio_detailed(
         date=date,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -201,7 +189,6 @@ async def asyncio(
     date: datetime.date | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSalaryTransactionListItemList | None:
     """List all salary transactions for all employees
 
@@ -212,7 +199,6 @@ async def asyncio(
         date (datetime.date | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -229,6 +215,5 @@ async def asyncio(
             date=date,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

@@ -16,7 +16,6 @@ def _get_kwargs(
     *,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -24,8 +23,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -69,14 +66,12 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierInvoicePaymentListItemList]:
     """Retrieve a list of supplier invoice payments
 
     Args:
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -89,7 +84,6 @@ def sync_detailed(
     kwargs = _get_kwargs(
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -104,14 +98,12 @@ def sync(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierInvoicePaymentListItemList | None:
     """Retrieve a list of supplier invoice payments
 
     Args:
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -125,7 +117,6 @@ def sync(
         client=client,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -134,14 +125,12 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierInvoicePaymentListItemList]:
     """Retrieve a list of supplier invoice payments
 
     Args:
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -154,7 +143,6 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -167,14 +155,12 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierInvoicePaymentListItemList | None:
     """Retrieve a list of supplier invoice payments
 
     Args:
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -189,6 +175,5 @@ async def asyncio(
             client=client,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

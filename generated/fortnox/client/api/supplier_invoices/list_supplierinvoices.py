@@ -18,7 +18,6 @@ def _get_kwargs(
     filter_: ListSupplierinvoicesFilter | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -32,8 +31,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -76,7 +73,6 @@ def sync_detailed(
     filter_: ListSupplierinvoicesFilter | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierInvoiceListItemWrap]:
     """Retrieve a list of supplier invoices
 
@@ -84,7 +80,6 @@ def sync_detailed(
         filter_ (ListSupplierinvoicesFilter | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -98,7 +93,6 @@ def sync_detailed(
         filter_=filter_,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -114,7 +108,6 @@ def sync(
     filter_: ListSupplierinvoicesFilter | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierInvoiceListItemWrap | None:
     """Retrieve a list of supplier invoices
 
@@ -122,7 +115,6 @@ def sync(
         filter_ (ListSupplierinvoicesFilter | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -137,7 +129,6 @@ def sync(
         filter_=filter_,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -147,7 +138,6 @@ async def asyncio_detailed(
     filter_: ListSupplierinvoicesFilter | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxSupplierInvoiceListItemWrap]:
     """Retrieve a list of supplier invoices
 
@@ -155,7 +145,6 @@ async def asyncio_detailed(
         filter_ (ListSupplierinvoicesFilter | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -169,7 +158,6 @@ async def asyncio_detailed(
         filter_=filter_,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -183,7 +171,6 @@ async def asyncio(
     filter_: ListSupplierinvoicesFilter | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxSupplierInvoiceListItemWrap | None:
     """Retrieve a list of supplier invoices
 
@@ -191,7 +178,6 @@ async def asyncio(
         filter_ (ListSupplierinvoicesFilter | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -207,6 +193,5 @@ async def asyncio(
             filter_=filter_,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

@@ -17,7 +17,6 @@ def _get_kwargs(
     financialyear: int | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -27,8 +26,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -78,7 +75,6 @@ def sync_detailed(
     financialyear: int | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxVoucherListItemList]:
     """Retrieve a list of vouchers for a specific series
 
@@ -87,7 +83,6 @@ def sync_detailed(
         financialyear (int | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -102,7 +97,6 @@ def sync_detailed(
         financialyear=financialyear,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -119,7 +113,6 @@ def sync(
     financialyear: int | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxVoucherListItemList | None:
     """Retrieve a list of vouchers for a specific series
 
@@ -128,7 +121,6 @@ def sync(
         financialyear (int | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -144,7 +136,6 @@ def sync(
         financialyear=financialyear,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -155,7 +146,6 @@ async def asyncio_detailed(
     financialyear: int | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxVoucherListItemList]:
     """Retrieve a list of vouchers for a specific series
 
@@ -164,7 +154,6 @@ async def asyncio_detailed(
         financialyear (int | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -179,7 +168,6 @@ async def asyncio_detailed(
         financialyear=financialyear,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -194,7 +182,6 @@ async def asyncio(
     financialyear: int | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxVoucherListItemList | None:
     """Retrieve a list of vouchers for a specific series
 
@@ -203,7 +190,6 @@ async def asyncio(
         financialyear (int | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -220,6 +206,5 @@ async def asyncio(
             financialyear=financialyear,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed

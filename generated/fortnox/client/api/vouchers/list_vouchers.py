@@ -15,7 +15,6 @@ def _get_kwargs(
     financialyear: int | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -25,8 +24,6 @@ def _get_kwargs(
     params["page"] = page
 
     params["limit"] = limit
-
-    params["offset"] = offset
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -69,7 +66,6 @@ def sync_detailed(
     financialyear: int | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxVoucherListItemList]:
     """Retrieve all vouchers
 
@@ -83,7 +79,6 @@ def sync_detailed(
         financialyear (int | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -97,7 +92,6 @@ def sync_detailed(
         financialyear=financialyear,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = client.get_httpx_client().request(
@@ -113,7 +107,6 @@ def sync(
     financialyear: int | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxVoucherListItemList | None:
     """Retrieve all vouchers
 
@@ -127,7 +120,6 @@ def sync(
         financialyear (int | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -142,7 +134,6 @@ def sync(
         financialyear=financialyear,
         page=page,
         limit=limit,
-        offset=offset,
     ).parsed
 
 
@@ -152,7 +143,6 @@ async def asyncio_detailed(
     financialyear: int | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> Response[FortnoxErrorInformationWrap | FortnoxVoucherListItemList]:
     """Retrieve all vouchers
 
@@ -166,7 +156,6 @@ async def asyncio_detailed(
         financialyear (int | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -180,7 +169,6 @@ async def asyncio_detailed(
         financialyear=financialyear,
         page=page,
         limit=limit,
-        offset=offset,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -194,7 +182,6 @@ async def asyncio(
     financialyear: int | Unset = UNSET,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    offset: int | Unset = UNSET,
 ) -> FortnoxErrorInformationWrap | FortnoxVoucherListItemList | None:
     """Retrieve all vouchers
 
@@ -208,7 +195,6 @@ async def asyncio(
         financialyear (int | Unset):
         page (int | Unset):
         limit (int | Unset):
-        offset (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -224,6 +210,5 @@ async def asyncio(
             financialyear=financialyear,
             page=page,
             limit=limit,
-            offset=offset,
         )
     ).parsed
