@@ -10,7 +10,10 @@ carries no meaning for a caller, computed once at start-up from the generated ta
   only once written in place;
 - descriptions: HTML and entities turned into text; the sentences the generator adds to restate a
   hint (every tool carries all four hints, so "Adds data" says nothing new) dropped, and the
-  irreversibility note shortened;
+  irreversibility note shortened; sentences about the HTTP exchange or its error codes, sentences
+  that only restate the tool's name ("Retrieve a single invoice." on get_invoice: such a tool
+  is listed without a description) and sentences whose words all recur in a longer one dropped;
+  field descriptions that only repeat the field's and the tool's names dropped;
 - the tool `title` and the annotation `title`, which repeat the description's first sentence.
 
 Kept: names, types, `required`, enums, formats that say how to write a value (`date`,
@@ -36,6 +39,8 @@ DOT_SEGMENTS = {"enum": [".", ".."]}
 _SUB_SCHEMA = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+# the note the listing writes for an irreversible tool (its hints say destructive as well)
+IRREVERSIBLE = "Irreversible."
 _DEF_REF = re.compile(r"^#/\$defs/(.+)$")
 _TAG = re.compile(r"<[^>]+>")
 # "identifies the invoice" on an id argument says no more than the argument's and the tool's names
@@ -69,24 +74,37 @@ _FILLER = frozenset(
         "which",
         "this",
         "that",
+        "number",
+        "id",
+        "ids",
     ]
 )
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-def _repeats_name(description: str, name: str) -> bool:
-    """True when every meaningful word of the description is already part of the field's name:
-    `zipcode` "filter by zip code", `projectIds` "An array of project IDs"."""
-    squashed = re.sub(r"[^a-z0-9]", "", name.lower())
-    words = [w for w in _WORD.findall(description.lower()) if w not in _FILLER]
-    # plural "ids" against "Ids" and the like: compare without a trailing s as well
-    return bool(words) and all(w in squashed or w.rstrip("s") in squashed for w in words)
+def _says_only(text: str, names: str, filler: frozenset[str] = _FILLER) -> bool:
+    """True when every meaningful word of `text` is already part of `names`."""
+    squashed = re.sub(r"[^a-z0-9]", "", names.lower())
+    words = [w for w in _WORD.findall(text.lower()) if w not in filler]
+    # plurals ("ids" against "Ids", "deliveries" against "delivery"): compare the stem as well
+    return bool(words) and all(
+        w in squashed or w.rstrip("s") in squashed or (w.endswith("ies") and w[:-3] + "y" in squashed)
+        for w in words
+    )
+
+
+def _repeats_name(description: str, name: str, context: str = "") -> bool:
+    """True when every meaningful word of the description is already part of the field's name or
+    of the tool's (`context`): `zipcode` "filter by zip code", `projectIds` "An array of project
+    IDs", `id` of get_warehouse_purchaseorder "Purchase order id."."""
+    return _says_only(description, name + context)
 
 
 # --- schemas ------------------------------------------------------------------------------
 
 
-def _clean_node(node: Mapping[str, Any], name: str | None) -> dict[str, Any]:
+def _clean_node(node: Mapping[str, Any], name: str | None, context: str = "") -> dict[str, Any]:
+    """One schema node without its noise; `context` is the tool's name (see `_repeats_name`)."""
     out: dict[str, Any] = {}
     enum = node.get("enum")
     # an enum of strings already says the type
@@ -110,15 +128,15 @@ def _clean_node(node: Mapping[str, Any], name: str | None) -> dict[str, Any]:
             continue
         if key == "description":
             value = field_description(value)
-            if _SAYS_NOTHING.match(value) or (name is not None and _repeats_name(value, name)):
+            if _SAYS_NOTHING.match(value) or (name is not None and _repeats_name(value, name, context)):
                 continue
         if key in _SUB_SCHEMA and isinstance(value, Mapping):
-            value = _clean_node(value, None)
+            value = _clean_node(value, None, context)
         elif key in _SCHEMA_LISTS and isinstance(value, list):
-            value = [_clean_node(v, None) if isinstance(v, Mapping) else v for v in value]
+            value = [_clean_node(v, None, context) if isinstance(v, Mapping) else v for v in value]
         elif key in _SCHEMA_MAPS and isinstance(value, Mapping):
             value = {
-                k: _clean_node(v, k if key != "$defs" else None) if isinstance(v, Mapping) else v
+                k: _clean_node(v, k if key != "$defs" else None, context) if isinstance(v, Mapping) else v
                 for k, v in value.items()
             }
         out[key] = value
@@ -204,9 +222,9 @@ def _compact_defs(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def compact_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+def compact_schema(schema: Mapping[str, Any], tool_name: str = "") -> dict[str, Any]:
     """The listed form of an input schema (see the module docstring)."""
-    return _compact_defs(_clean_node(schema, None))
+    return _compact_defs(_clean_node(schema, None, tool_name))
 
 
 # --- descriptions -------------------------------------------------------------------------
@@ -226,7 +244,7 @@ def _hint_sentences(vendor_title: str) -> list[tuple[str, str]]:
         (r"Paged: use [\w, ]+ to fetch further pages\.", ""),
         (rf"Adds data in {v}\.", ""),
         (rf"Changes or removes existing data in {v}\.", ""),
-        (rf"Irreversible in {v}: its effect cannot be undone by another call\.", "Irreversible."),
+        (rf"Irreversible in {v}: its effect cannot be undone by another call\.", IRREVERSIBLE),
     ]
 
 
@@ -246,7 +264,38 @@ _EXCHANGE_SENTENCES = tuple(
         r"problems an error will be returned\.$",
         r"^this endpoint can produce errors[^.]*\.$",
         r"^response property descriptions:.*$",
+        # error lists: a failed call answers with the vendor's code and message anyway
+        r"^the following error codes (?:might|may|can|will) be (?:thrown|returned).*$",
+        r"^http code \d{3}\b.*$",
     )
+)
+# what a summary says with other words than the tool's name: its verb and generic qualifiers
+_TOOL_FILLER = _FILLER | frozenset(
+    [
+        "retrieve",
+        "retrieves",
+        "get",
+        "gets",
+        "fetch",
+        "fetches",
+        "list",
+        "lists",
+        "create",
+        "creates",
+        "add",
+        "adds",
+        "new",
+        "update",
+        "updates",
+        "delete",
+        "deletes",
+        "remove",
+        "removes",
+        "single",
+        "existing",
+        "one",
+        "all",
+    ]
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 # a field's description beyond this is vendor prose; the first sentence carries the meaning
@@ -260,6 +309,31 @@ def compact_description(description: str, vendor_title: str) -> str:
     sentences = _SENTENCE_END.split(_SPACE.sub(" ", text).strip())
     kept = sentences[:1] + [s for s in sentences[1:] if not any(p.match(s) for p in _EXCHANGE_SENTENCES)]
     return " ".join(kept).strip()
+
+
+def _content_words(sentence: str) -> set[str]:
+    return {w for w in _WORD.findall(sentence.lower()) if w not in _TOOL_FILLER}
+
+
+def without_repetition(description: str, tool_name: str) -> str:
+    """The description without sentences that say nothing the reader does not already have:
+    one that only restates the tool's name ("Retrieve a single invoice." on get_invoice), and one
+    whose words all recur in a longer sentence ("Get stock point." before "Get stock point by id
+    or code."). May return "" (the name says it all)."""
+    sentences = [s for s in _SENTENCE_END.split(description) if s]
+    words = [_content_words(s) for s in sentences]
+    kept = []
+    for i, sentence in enumerate(sentences):
+        if sentence != IRREVERSIBLE:
+            if _says_only(sentence, tool_name, _TOOL_FILLER):
+                continue
+            if any(
+                j != i and words[i] <= words[j] and (len(sentences[j]) > len(sentence) or j < i)
+                for j in range(len(sentences))
+            ):
+                continue
+        kept.append(sentence)
+    return " ".join(kept)
 
 
 def field_description(text: str) -> str:
@@ -281,9 +355,10 @@ def compact_tool(wire: Mapping[str, Any], vendor_title: str) -> dict[str, Any]:
     if title and not description.lower().startswith(title.rstrip(".").lower()):
         # the description no longer opens with the summary: keep it there, where models read
         description = f"{title.rstrip('.')}. {description}".strip()
+    description = without_repetition(description, str(wire["name"]))
     if description:
         out["description"] = description
-    out["inputSchema"] = compact_schema(wire["inputSchema"])
+    out["inputSchema"] = compact_schema(wire["inputSchema"], str(wire["name"]))
     out["annotations"] = {k: v for k, v in wire["annotations"].items() if k != "title"}
     for key in ("outputSchema",):
         if key in wire:
@@ -304,27 +379,32 @@ def share_fields(tools: list[dict[str, Any]], keep: Iterable[str] = ()) -> list[
     schemas, those of another tool (an update those of its create) lists only its own fields and
     says whose it also takes. Creates are considered first, then the rest in listing order; the
     donor is always in the same listing and always listed in full, so the pointer never dangles
-    and never chains. Arguments named in `keep` (the runtime's own, such as `fields`) always stay
-    listed where they are. Returns new tool dicts where something changed; the input is unchanged."""
+    and never chains. Tools with `$defs` share only with tools whose `$defs` are identical (a
+    field's `$ref` then means the same), and keep only the definitions their own fields still use.
+    Arguments named in `keep` (the runtime's own, such as `fields`) always stay listed where they
+    are. Returns new tool dicts where something changed; the input is unchanged."""
     kept = set(keep)
     # one serialisation per property: identity of field schemas is compared as text
     fields: list[dict[str, str]] = []
+    defs_text: list[str] = []
     for tool in tools:
         props = tool["inputSchema"].get("properties") or {}
         fields.append({k: json.dumps(v, sort_keys=True, separators=(",", ":")) for k, v in props.items()})
-    # (name, schema text) -> the donors that have exactly that field
-    holders: dict[tuple[str, str], list[int]] = {}
+        defs = tool["inputSchema"].get("$defs")
+        defs_text.append(json.dumps(defs, sort_keys=True, separators=(",", ":")) if defs else "")
+    # (name, schema text, $defs text) -> the donors that have exactly that field
+    holders: dict[tuple[str, str, str], list[int]] = {}
     out: list[dict[str, Any]] = list(tools)
     # creates are the natural owners of an entity's fields: they donate first, whatever the names
     for i in sorted(range(len(tools)), key=lambda i: (not str(tools[i]["name"]).startswith("create_"), i)):
         schema = tools[i]["inputSchema"]
         best: tuple[int, int, list[str]] | None = None
-        if "$defs" not in schema and sum(map(len, fields[i].values())) >= SHARED_MIN_BYTES:
-            required = set(schema.get("required") or ()) | kept
+        if sum(map(len, fields[i].values())) >= SHARED_MIN_BYTES:
+            required = _required_names(schema) | kept
             shared_with: dict[int, list[str]] = {}
             for k, text in fields[i].items():
                 if k not in required:
-                    for d in holders.get((k, text), ()):
+                    for d in holders.get((k, text, defs_text[i]), ()):
                         shared_with.setdefault(d, []).append(k)
             for d, shared in shared_with.items():
                 size = sum(len(fields[i][k]) + len(k) for k in shared)
@@ -333,9 +413,8 @@ def share_fields(tools: list[dict[str, Any]], keep: Iterable[str] = ()) -> list[
                 if sum(1 for k in fields[d] if k not in fields[i]) <= SHARED_MAX_MISSING:
                     best = (size, d, shared)
         if best is None:
-            if "$defs" not in schema:
-                for pair in fields[i].items():
-                    holders.setdefault(pair, []).append(i)
+            for k, text in fields[i].items():
+                holders.setdefault((k, text, defs_text[i]), []).append(i)
             continue
         _, d, shared = best
         tool, donor = tools[i], str(tools[d]["name"])
@@ -344,5 +423,42 @@ def share_fields(tools: list[dict[str, Any]], keep: Iterable[str] = ()) -> list[
         note = f"Other fields: as {donor}'s" + (f" except {', '.join(missing)}" if missing else "")
         note += ", all optional."
         description = f"{tool.get('description', '')} {note}".strip()
-        out[i] = {**tool, "description": description, "inputSchema": {**schema, "properties": props}}
+        # description right after the name, where it was or would have been
+        out[i] = {
+            "name": tool["name"],
+            "description": description,
+            **{k: v for k, v in tool.items() if k not in ("name", "description")},
+            "inputSchema": _with_used_defs({**schema, "properties": props}),
+        }
+    return out
+
+
+def _required_names(schema: Mapping[str, Any]) -> set[str]:
+    """Fields required always or under a condition (`if`/`then`/`else`): never "all optional"."""
+    names = set(schema.get("required") or ())
+    for key in ("then", "else"):
+        branch = schema.get(key)
+        if isinstance(branch, Mapping):
+            names |= set(branch.get("required") or ())
+    return names
+
+
+def _with_used_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with only the `$defs` its other keywords still reach (directly or through others)."""
+    defs: Mapping[str, Any] = schema.get("$defs") or {}
+    if not defs:
+        return schema
+    used: dict[str, int] = {}
+    _refs({k: v for k, v in schema.items() if k != "$defs"}, used)
+    reached, todo = set(), [n for n in used if n in defs]
+    while todo:
+        name = todo.pop()
+        if name not in reached:
+            reached.add(name)
+            inner: dict[str, int] = {}
+            _refs(defs[name], inner)
+            todo.extend(n for n in inner if n in defs)
+    out = {k: v for k, v in schema.items() if k != "$defs"}
+    if reached:
+        out["$defs"] = {n: b for n, b in defs.items() if n in reached}
     return out

@@ -12,9 +12,11 @@ from modes_support import arguments_for
 
 from ledgermcp.server.catalog import load_vendor
 from ledgermcp.server.compact import (
+    _TOOL_FILLER,
     SHARED_MIN_BYTES,
     compact_description,
     compact_schema,
+    compact_tool,
     field_description,
     share_fields,
 )
@@ -170,6 +172,80 @@ def test_a_required_field_is_never_shared_and_missing_fields_are_named() -> None
     assert "except Extra" in listed["update_thing"]["description"]
 
 
+def test_conditionally_required_fields_stay_listed() -> None:
+    """A body that must carry Field3 once any body field is given: Field3 is not "optional"."""
+    body = {f"Field{i}": {"type": "string", "maxLength": 40 + i} for i in range(40)}
+    create = _tool("create_thing", dict(body))
+    update = _tool("update_thing", {"Id": {"type": "integer"}, **body}, ["Id"])
+    update["inputSchema"].update(
+        {"if": {"propertyNames": {"enum": ["Id"]}}, "else": {"required": ["Field3"]}}
+    )
+    listed = {t["name"]: t for t in share_fields([create, update])}
+    assert set(listed["update_thing"]["inputSchema"]["properties"]) == {"Id", "Field3"}
+    assert listed["update_thing"]["inputSchema"]["else"] == {"required": ["Field3"]}
+
+
+def test_fields_with_definitions_are_shared_only_between_identical_definitions() -> None:
+    row = {"type": "object", "properties": {f"Col{i}": {"type": "string"} for i in range(30)}}
+    body = {f"Field{i}": {"type": "string", "maxLength": 40 + i} for i in range(10)}
+    body["Rows"] = {"type": "array", "items": {"$ref": "#/$defs/Row"}}
+    create = _tool("create_thing", dict(body))
+    create["inputSchema"]["$defs"] = {"Row": row}
+    update = _tool("update_thing", {"Id": {"type": "integer"}, **body}, ["Id"])
+    update["inputSchema"]["$defs"] = {"Row": row}
+    listed = {t["name"]: t for t in share_fields([create, update])}
+    # shared, and the definition only the shared Rows used is gone from the update
+    assert listed["update_thing"]["inputSchema"]["properties"] == {"Id": {"type": "integer"}}
+    assert "$defs" not in listed["update_thing"]["inputSchema"]
+    assert "Other fields: as create_thing's" in listed["update_thing"]["description"]
+    # same field text, other definition behind the same $ref: nothing is shared
+    other_row = {"type": "object", "properties": {"Other": {"type": "integer"}}}
+    update["inputSchema"]["$defs"] = {"Row": other_row}
+    listed = {t["name"]: t for t in share_fields([create, update])}
+    assert listed["update_thing"] == update
+
+
+def test_descriptions_lose_sentences_the_name_or_another_sentence_already_say() -> None:
+    def listed(name: str, title: str, description: str = "") -> str:
+        wire = {"name": name, "title": title, "description": description or title}
+        tool = compact_tool({**wire, "inputSchema": {"type": "object"}, "annotations": {}}, "Acme")
+        return str(tool.get("description", ""))
+
+    # the summary only spells the name: no description at all
+    assert listed("get_invoice", "Retrieve a single invoice.") == ""
+    assert listed("list_termsofdeliveries", "Retrieve a list of terms of deliveries.") == ""
+    # ... but the irreversibility note stays
+    text = "Bookkeep an invoice. Irreversible in Acme: its effect cannot be undone by another call."
+    assert listed("bookkeep_invoice", "Bookkeep an invoice.", text) == "Irreversible."
+    # a sentence whose words all recur in a longer one goes
+    text = "Get stock point. Get stock point by id or code."
+    assert listed("get_warehouse_stockpoint", "Get stock point.", text) == "Get stock point by id or code."
+    # what the name does not say stays, in order
+    text = "Create an order. With EasyVat on, give an account."
+    assert listed("create_order", "Create an order.", text) == "With EasyVat on, give an account."
+    assert listed("send_invoice", "Send an invoice as e-mail.") == "Send an invoice as e-mail."
+    # error lists: a failed call returns the vendor's code and message anyway
+    text = (
+        "Release a document. The document will be locked. The following error codes might be thrown: "
+        "document_is_voided Document is voided."
+    )
+    assert listed("release_document", "Release a document.", text) == "The document will be locked."
+    assert listed("update_thing", "Update a thing.", "Update a thing. HTTP code 400 voided") == ""
+
+
+def test_field_descriptions_that_only_repeat_the_tool_and_field_names_go() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer", "description": "Purchase order id."},
+            "Date": {"type": "string", "description": "Date of the delivery."},
+        },
+    }
+    props = compact_schema(schema, "get_warehouse_purchaseorder")["properties"]
+    assert "description" not in props["id"]
+    assert props["Date"]["description"] == "Date of the delivery."  # "delivery": not in either name
+
+
 def resolved(schema: dict[str, Any], node: Any) -> Any:
     while isinstance(node, dict) and "$ref" in node:
         node = schema.get("$defs", {})[node["$ref"].split("/")[-1]]
@@ -202,13 +278,17 @@ def test_listed_tools_keep_what_a_call_needs(vendor_name: str) -> None:
     full_size = listed_size = 0
     for tool in vendor.tools:
         full, out = tool["input_schema"], listed[tool["name"]]["inputSchema"]
-        description = listed[tool["name"]]["description"]
+        description = listed[tool["name"]].get("description", "")
         donor = re.search(r"Other fields: as (\w+)'s", description)
         if donor:
             # fields left out are the donor's, with the same listed schema, in the same listing
-            donor_props = listed[donor.group(1)]["inputSchema"]["properties"]
-            out = {**out, "properties": {**donor_props, **out["properties"]}}
-            assert "Other fields" not in listed[donor.group(1)]["description"]
+            donor_schema = listed[donor.group(1)]["inputSchema"]
+            out = {**out, "properties": {**donor_schema["properties"], **out["properties"]}}
+            defs = {**(donor_schema.get("$defs") or {}), **(out.get("$defs") or {})}
+            if defs:  # shared only between identical $defs: the donor's say what its fields mean
+                assert all(donor_schema["$defs"][k] == v for k, v in (out.get("$defs") or {}).items())
+                out["$defs"] = defs
+            assert "Other fields" not in listed[donor.group(1)].get("description", "")
         assert set(full.get("properties") or {}) <= set(out["properties"]), tool["name"]
         assert full.get("required", []) == out.get("required", []), tool["name"]
         for name, sub in (full.get("properties") or {}).items():
@@ -218,7 +298,13 @@ def test_listed_tools_keep_what_a_call_needs(vendor_name: str) -> None:
         # what validates against the generated schema validates against the listed one
         Draft202012Validator.check_schema(out)
         assert not list(Draft202012Validator(out).iter_errors(arguments_for(tool))), tool["name"]
-        assert description.lower().startswith(tool["title"].rstrip(".").lower()), tool["name"]
+        # the summary opens the description, unless the name and the rest already say all of it
+        summary = tool["title"].rstrip(".")
+        if not description.lower().startswith(summary.lower()):
+            said = re.sub(r"[^a-z0-9]", "", (tool["name"] + description).lower())
+            unsaid = [w for w in re.findall(r"[a-z0-9]+", summary.lower()) if w not in _TOOL_FILLER]
+            stems = [(w, w.rstrip("s"), w[:-3] + "y" if w.endswith("ies") else w) for w in unsaid]
+            assert all(any(form in said for form in forms) for forms in stems), (tool["name"], summary)
         for repeated in (
             "Adds data in",
             "Changes or removes existing data in",
