@@ -32,10 +32,12 @@ VIEW_KEY = "_view"  # where the note goes in structuredContent
 
 # the listed schemas of the reserved arguments
 # (no descriptions: they would repeat on every read tool; the server's instructions explain them once)
-FIELDS_SCHEMA = {"type": "array", "items": {"type": "string"}}
+# `fields` is listed as a string (the check also takes a list): the shortest form a model reads right
+FIELDS_SCHEMA = {"type": "string"}
 RAW_SCHEMA = {"type": "boolean"}
 INSTRUCTIONS = (
-    f"Read tools take `fields` (keep only these fields). List answers show at most {LIST_LIMIT} items, "
+    'Read tools take `fields`: comma-separated names of the fields to keep, e.g. "Name,Total". '
+    f"List answers show at most {LIST_LIMIT} items, "
     "summarised, with a note saying how to page; `include_raw: true` returns the answer unchanged."
 )
 

@@ -36,9 +36,13 @@ async def test_full_mode_lists_compact_tools_and_shapes_lists(tmp_path: Path) ->
         assert all(t.output_schema is None for t in listed.tools)
         for i in range(3):
             await client.call_tool("create_customer", {"Name": f"C{i}", "City": "Lund"})
+        # `fields` as listed (a comma-separated string) and as a list
+        assert listing.input_schema["properties"]["fields"] == {"type": "string"}
+        names = await client.call_tool("list_customers", {"fields": "Name,City"})
+        assert names.structured_content["Customers"] == [{"Name": f"C{i}", "City": "Lund"} for i in range(3)]
         names = await client.call_tool("list_customers", {"fields": ["Name"]})
         assert names.structured_content["Customers"] == [{"Name": "C0"}, {"Name": "C1"}, {"Name": "C2"}]
-    assert [r["method"] for r in sent(journal)] == ["POST", "POST", "POST", "GET"]
+    assert [r["method"] for r in sent(journal)] == ["POST", "POST", "POST", "GET", "GET"]
 
 
 @pytest.mark.anyio
