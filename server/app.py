@@ -62,11 +62,15 @@ def build_server(
     """An SDK `Server` whose tools/list is the surface's tools (default: full mode over the
     selection) and whose tools/call runs them through the pipeline."""
     surface = surface or build_surface("full", vendor, selection)
-    tools = [types.Tool.model_validate(t) for t in surface.tools]
-    listed = types.ListToolsResult(tools=tools)
+    # The answer is the wire form itself: the SDK validates and dumps whatever a handler returns,
+    # so models here would only add a copy of the whole listing (a few MiB for Fortnox).
+    for tool in surface.tools:
+        types.Tool.model_validate(tool)  # a malformed tool fails here, at start-up
+    empty = types.ListToolsResult(tools=[]).model_dump(by_alias=True, mode="json", exclude_none=True)
+    listed: dict[str, Any] = {**empty, "tools": surface.tools}  # the model's own defaults, per era
     pipeline.allowed = surface.operation_names
 
-    async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+    async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> dict[str, Any]:
         return listed
 
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
@@ -275,16 +279,20 @@ def serve_snapshots(
     # the selection's hint and name rules apply; its groups do not (the update it uses must be served)
     if not replace(selection or Selection(), groups=()).matches(restorer.entry):
         return
-    restore_tool = types.Tool.model_validate(wire_tool(restorer.entry))
+    restore_tool = wire_tool(restorer.entry)
+    types.Tool.model_validate(restore_tool)  # a malformed entry fails here, at start-up
     listing = server.get_request_handler("tools/list")
     calling = server.get_request_handler("tools/call")
     assert listing is not None and calling is not None
+    with_restore: dict[int, dict[str, Any]] = {}  # one extended answer per answer of the listing
 
     async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> Any:
         listed = await listing.handler(ctx, params)
-        if getattr(listed, "next_cursor", None) is None:  # the last page
-            listed = listed.model_copy(update={"tools": [*listed.tools, restore_tool]})
-        return listed
+        if listed.get("nextCursor") is not None:  # not the last page
+            return listed
+        if id(listed) not in with_restore:
+            with_restore[id(listed)] = {**listed, "tools": [*listed["tools"], restore_tool]}
+        return with_restore[id(listed)]
 
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
         if params.name == RESTORE_TOOL:
