@@ -22,6 +22,7 @@ from ledgermcp.codegen.corrections import Correction, correct
 from ledgermcp.codegen.diagnostics import Diagnostic, GenerationError, Severity
 from ledgermcp.codegen.ir import VendorIR
 from ledgermcp.codegen.normalize import HTTP_METHODS, load_document, normalise
+from ledgermcp.codegen.shared_parts import share_parts
 from ledgermcp.codegen.surface import SurfaceChange, diff_surface, lock_entries, parse_lock, render_lock
 from ledgermcp.codegen.vendor_config import VendorConfig, load_vendor_config, locate_spec
 
@@ -166,8 +167,11 @@ def _write_tables(ir: VendorIR, out: Path, header: str) -> list[dict[str, Any]]:
         row["client_module"] = client_module_for(tool.group, tool.name)
         tools.append(row)
     vendor = ir.vendor_table()
+    parts, listed = share_parts(tools)
     (out / "__init__.py").write_text(_render("init.py.jinja", header=header, vendor=vendor))
-    (out / "tools.py").write_text(_render("tools.py.jinja", header=header, vendor=vendor, tools=tools))
+    (out / "tools.py").write_text(
+        _render("tools.py.jinja", header=header, vendor=vendor, tools=listed, parts=parts)
+    )
     entries = lock_entries(tools)
     (out / "tools.lock.json").write_text(render_lock(header, entries))
     return entries
