@@ -4,8 +4,9 @@ A vendor's input schemas repeat themselves: `{'type': 'string'}` a thousand time
 field, enum, row item or whole parameter list in many tools. Written as one literal per tool, each
 repetition is its own dict when the table is imported; for Fortnox that is half of the table's
 memory. Written once as a module constant (`_S12 = {...}`) and named where it recurs, it is one
-object. Parameter bindings repeat in the same way (paging parameters, path ids). The table stays plain data (dicts, lists, strings); the runtime reads it and never
-changes it in place, which tests/test_tool_table.py checks.
+object. Parameter bindings repeat in the same way (paging parameters, path ids). The table stays
+plain data (dicts, lists, strings); the runtime reads it and never changes it in place, which
+tests/test_tool_table.py checks.
 """
 
 from __future__ import annotations
@@ -28,20 +29,14 @@ class PartName:
         return self.name
 
 
-def _text(node: Any) -> str:
-    # key order counts: a part is shared only where the literal would be identical
-    return json.dumps(node, ensure_ascii=False)
-
-
-def _count(node: Any, counts: Counter[str]) -> None:
-    if isinstance(node, dict):
-        counts[_text(node)] += 1
-        for value in node.values():
-            _count(value, counts)
-    elif isinstance(node, list):
-        counts[_text(node)] += 1
-        for value in node:
-            _count(value, counts)
+def _count(node: Any, counts: Counter[str], texts: dict[int, str]) -> None:
+    """Count every dict and list under `node` by its JSON text, kept in `texts` by id."""
+    if isinstance(node, dict | list):
+        # key order counts: a part is shared only where the literal would be identical
+        texts[id(node)] = text = json.dumps(node, ensure_ascii=False)
+        counts[text] += 1
+        for value in node.values() if isinstance(node, dict) else node:
+            _count(value, counts, texts)
 
 
 # the entries of a tool whose parts recur across tools (schemas, parameter bindings)
@@ -55,9 +50,10 @@ def share_parts(
     literal) in an order where each part comes after the parts it uses, and the tools with those
     parts replaced by their names. The input is not changed."""
     counts: Counter[str] = Counter()
+    texts: dict[int, str] = {}  # the input stays alive throughout, so its ids are stable
     for tool in tools:
         for key in keys:
-            _count(tool.get(key), counts)
+            _count(tool.get(key), counts, texts)
     shared = {text for text, n in counts.items() if n > 1 and len(text) >= MIN_CHARS}
     names: dict[str, PartName] = {}
     parts: list[tuple[str, Any]] = []
@@ -69,7 +65,7 @@ def share_parts(
             out = [replace(v) for v in node]
         else:
             return node
-        text = _text(node)
+        text = texts[id(node)]
         if text not in shared:
             return out
         if text not in names:

@@ -284,15 +284,15 @@ def serve_snapshots(
     listing = server.get_request_handler("tools/list")
     calling = server.get_request_handler("tools/call")
     assert listing is not None and calling is not None
-    with_restore: dict[int, dict[str, Any]] = {}  # one extended answer per answer of the listing
+    last: list[dict[str, Any]] = []  # [answer of the listing, that answer with restore_snapshot]
 
     async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> Any:
         listed = await listing.handler(ctx, params)
         if listed.get("nextCursor") is not None:  # not the last page
             return listed
-        if id(listed) not in with_restore:
-            with_restore[id(listed)] = {**listed, "tools": [*listed["tools"], restore_tool]}
-        return with_restore[id(listed)]
+        if not last or last[0] is not listed:  # the listing answers with one dict: built once
+            last[:] = [listed, {**listed, "tools": [*listed["tools"], restore_tool]}]
+        return last[1]
 
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
         if params.name == RESTORE_TOOL:
