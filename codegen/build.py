@@ -6,13 +6,16 @@ import re
 from collections import defaultdict
 from typing import Any
 
+from ledgermcp.codegen import effects
 from ledgermcp.codegen import hints as hint_rules
 from ledgermcp.codegen.diagnostics import Diagnostic, GenerationError, Severity
 from ledgermcp.codegen.ir import Binding, Body, Operation, Param, SnapshotTarget, Tool, VendorIR
 from ledgermcp.codegen.naming import (
+    effect_verb,
     is_param,
     name_from_operation_id,
     name_from_path,
+    path_segments,
     shorten,
     snake,
     valid_name,
@@ -25,7 +28,7 @@ OVERLAY_VENDOR_KEYS = {
     "title", "naming", "strip_path_prefixes", "group_strip_prefixes", "env_aliases", "rate_limit", "auth",
     "base_url", "default_scopes",
 }  # fmt: skip
-OVERLAY_OPERATION_KEYS = {"name", "group", "hints", "snapshot", "scopes", "reason", "description"}
+OVERLAY_OPERATION_KEYS = {"name", "group", "hints", "snapshot", "scopes", "reason", "description", "effect"}
 BINARY_TYPES = ("application/pdf", "image/", "application/octet-stream", "text/csv", "application/zip")
 PAGING_PARAMS = ("page", "limit", "offset", "per_page", "pagesize", "size", "cursor")
 BATCH_ARG = re.compile(r"ids$", re.IGNORECASE)
@@ -64,6 +67,7 @@ def build_ir(
     templates = {template(p) for _, p, _, _ in all_ops}
     strip = list(settings.get("strip_path_prefixes", []))
     naming = settings.get("naming", "path")
+    top_collections = {_top_collection(p, strip) for _, p, _, _ in all_ops} - {None}
 
     drafts = []
     for method, path, op, item in all_ops:
@@ -72,13 +76,32 @@ def build_ir(
             continue
         custom = op_overlays.get(key, {})
         has_children = any(t.startswith(template(path).rstrip("/") + "/{}") for t in templates)
-        name = custom.get("name") or _derive_name(method, path, op, naming, strip, has_children)
-        drafts.append((method, path, op, item, custom, name, has_children))
+        decision = effects.settle(
+            effects.classify(
+                _shape(converter, method, path, op, item, has_children, _links(path, top_collections))
+            ),
+            custom.get("effect"),
+            key,
+            custom.get("reason"),
+        )
+        name = custom.get("name") or _derive_name(method, path, op, naming, strip, has_children, decision)
+        if decision.review and decision.decided_by == "evidence":
+            diags.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "effect-review",
+                    f"{decision.effect}: {decision.review}; evidence: "
+                    + "; ".join(str(e) for e in decision.evidence)
+                    + '. Settle it with effect = "..." and a reason in the overlay if this is wrong',
+                    key,
+                )
+            )
+        drafts.append((method, path, op, item, custom, name, has_children, decision))
 
     names = _unique_names(drafts, diags)
     tools: list[Tool] = []
     groups: dict[str, str] = {}
-    for (method, path, op, item, custom, _, _), name in zip(drafts, names, strict=True):
+    for (method, path, op, item, custom, _, _, decision), name in zip(drafts, names, strict=True):
         operation = Operation(
             method=method,
             path=path,
@@ -93,9 +116,8 @@ def build_ir(
         input_schema, binding = _binding_and_schema(converter, method, path, op, item, diags)
         responses = binding.responses
         binary_only = bool(responses) and all(r.startswith(BINARY_TYPES) for r in responses)
-        verb = name.split("_", 1)[0]
-        kind = hint_rules.classify(method, verb, binary_only)
-        base = hint_rules.default_hints(method, kind, verb)
+        kind = _kind(decision.effect, name, binary_only)
+        base = decision.hints()
         ext = next((op[e] for e in hint_rules.SPEC_EXTENSIONS if isinstance(op.get(e), dict)), None)
         final, sources = hint_rules.layer(
             base,
@@ -107,7 +129,7 @@ def build_ir(
         tool = Tool(
             name=name,
             title=title,
-            description=custom.get("description") or _describe(operation, kind, final, binding, settings),
+            description=custom.get("description") or _describe(operation, kind, binding),
             group=group,
             kind=kind,
             operation=operation,
@@ -116,6 +138,7 @@ def build_ir(
             binding=binding,
             scopes=_scopes(op, spec, custom, overlay, group, settings),
             hint_sources=sources,
+            decision=decision,
         )
         tools.append(tool)
     _attach_snapshots(tools, op_overlays, diags)
@@ -164,7 +187,13 @@ def _check_overlay_shape(overlay: dict[str, Any]) -> None:
 
 
 def _derive_name(
-    method: str, path: str, op: dict[str, Any], naming: str, strip: list[str], has_children: bool
+    method: str,
+    path: str,
+    op: dict[str, Any],
+    naming: str,
+    strip: list[str],
+    has_children: bool,
+    decision: effects.Decision,
 ) -> str:
     if naming == "operation_id":
         name = name_from_operation_id(str(op.get("operationId", "")))
@@ -176,8 +205,131 @@ def _derive_name(
                 and not is_param(path.rstrip("/").rsplit("/", 1)[-1])
             ):
                 name = "list_" + name[4:] if has_children or name.endswith("s") else name
-            return shorten(name)
-    return shorten(name_from_path(method, path, strip_prefixes=strip, has_children=has_children))
+            return shorten(effect_verb(name, decision.effect))
+    return shorten(
+        name_from_path(
+            method,
+            path,
+            strip_prefixes=strip,
+            has_children=has_children,
+            effect=decision.effect,
+            verb=decision.verb,
+        )
+    )
+
+
+def _top_collection(path: str, strip: list[str]) -> str | None:
+    """The first resource segment of a path (`/3/customers/{id}` -> `customers`)."""
+    segments = [s for s in path_segments(path, strip) if not is_param(s)]
+    return segments[0].lower() if segments else None
+
+
+def _links(path: str, top_collections: set[str | None]) -> bool:
+    """`/ContactGroups/{id}/Contacts`: the records under the item are ones that exist on their own."""
+    segments = path.strip("/").split("/")
+    return (
+        len(segments) >= 3
+        and is_param(segments[-2])
+        and not is_param(segments[-1])
+        and segments[-1].lower() in top_collections
+        and segments[-1].lower() != segments[0].lower()
+    )
+
+
+def _kind(effect: str, name: str, binary_only: bool) -> str:
+    """The tool's kind (list, get, download, create, update, delete or action), from its effect."""
+    if effect in ("read", "export"):
+        if binary_only:
+            return "download"
+        return "list" if name.startswith("list_") else "get"
+    if effect in ("create", "update", "delete"):
+        return effect
+    return "action"
+
+
+def _shape(
+    converter: SchemaConverter,
+    method: str,
+    path: str,
+    op: dict[str, Any],
+    item: dict[str, Any],
+    has_children: bool,
+    links_existing: bool = False,
+) -> effects.OperationShape:
+    return effects.OperationShape(
+        method=method,
+        path=path,
+        operation_id=str(op.get("operationId") or ""),
+        summary=str(op.get("summary") or ""),
+        description=str(op.get("description") or ""),
+        has_children=has_children,
+        action_values=_action_values(converter, path, op, item),
+        flags=_flags(converter, op, item),
+        body_fields=_body_fields(converter, op),
+        links_existing=links_existing,
+        query_params=_query_params(converter, op, item),
+        extension=op.get(effects.EFFECT_EXTENSION),
+    )
+
+
+def _flags(converter: SchemaConverter, op: dict[str, Any], item: dict[str, Any]) -> tuple[str, ...]:
+    names = []
+    for raw in [*item.get("parameters", []), *op.get("parameters", [])]:
+        p = _resolve_param(converter, raw) or {}
+        if converter.resolve(p.get("schema") or {}).get("type") == "boolean":
+            names.append(str(p.get("name", "")))
+    return tuple(names)
+
+
+def _query_params(converter: SchemaConverter, op: dict[str, Any], item: dict[str, Any]) -> tuple[str, ...]:
+    found = [
+        _resolve_param(converter, raw) or {}
+        for raw in [*item.get("parameters", []), *op.get("parameters", [])]
+    ]
+    return tuple(str(p.get("name")) for p in found if p.get("in") == "query")
+
+
+def _body_fields(converter: SchemaConverter, op: dict[str, Any]) -> tuple[str, ...]:
+    request = op.get("requestBody")
+    if isinstance(request, dict) and "$ref" in request:
+        request = converter.request_bodies.get(str(request["$ref"]).rsplit("/", 1)[-1], {})
+    if not isinstance(request, dict):
+        return ()
+    for media in (request.get("content") or {}).values():
+        shape = converter.object_properties((media or {}).get("schema") or {})
+        if shape:
+            return tuple(shape[0])
+    return ()
+
+
+_LISTED = re.compile(r"^\s*[-*]\s*`?([a-z][a-z0-9_]*)`?\s*$", re.MULTILINE)
+
+
+def _action_values(
+    converter: SchemaConverter, path: str, op: dict[str, Any], item: dict[str, Any]
+) -> tuple[str, ...]:
+    """The actions an `{action}` path parameter or a body's `action` field takes: its enum, else the
+    values its description (or the operation's) lists one per line."""
+    sources: list[tuple[dict[str, Any], str]] = []
+    for raw in [*item.get("parameters", []), *op.get("parameters", [])]:
+        p = _resolve_param(converter, raw) or {}
+        if p.get("in") == "path" and str(p.get("name", "")).lower() in effects.ACTION_PARAMS:
+            sources.append((converter.resolve(p.get("schema") or {}), str(p.get("description") or "")))
+            sources.append(({}, str(op.get("description") or "")))
+    request = op.get("requestBody")
+    if isinstance(request, dict) and "$ref" in request:
+        request = converter.request_bodies.get(str(request["$ref"]).rsplit("/", 1)[-1], {})
+    if isinstance(request, dict):
+        for media in (request.get("content") or {}).values():
+            shape = converter.object_properties((media or {}).get("schema") or {})
+            if shape and "action" in shape[0]:
+                prop = converter.resolve(shape[0]["action"])
+                sources.append((prop, str(prop.get("description") or "")))
+    values: list[str] = []
+    for schema, text in sources:
+        found = [str(v) for v in schema.get("enum") or []] or _LISTED.findall(text)
+        values += [v for v in found if v not in values]
+    return tuple(values)
 
 
 def _unique_names(drafts: list[tuple[Any, ...]], diags: list[Diagnostic]) -> list[str]:
@@ -450,25 +602,14 @@ def _flatten_body(
     )
 
 
-def _describe(
-    op: Operation, kind: str, hints: hint_rules.Hints, binding: Binding, settings: dict[str, Any]
-) -> str:
-    vendor = settings.get("title", "the vendor")
+def _describe(op: Operation, kind: str, binding: Binding) -> str:
+    """The vendor's own words. What the operation does to the world is in the tool's facts and
+    hints; the listing says it from them (server/compact.py), so no sentence here repeats it."""
     parts = [op.summary.rstrip(".") + "." if op.summary else ""]
     if op.description and op.description.rstrip(".").lower() != op.summary.rstrip(".").lower():
         parts.append(op.description)
-    if kind == "list":
-        paging = [p.arg for p in binding.params if p.name.lower() in PAGING_PARAMS]
-        if paging:
-            parts.append(f"Paged: use {', '.join(paging)} to fetch further pages.")
-    elif kind == "download":
+    if kind == "download":
         parts.append(f"Returns the file ({', '.join(binding.responses)}).")
-    elif hints.destructive and hints.open_world:
-        parts.append(f"Irreversible in {vendor}: its effect cannot be undone by another call.")
-    elif hints.destructive:
-        parts.append(f"Changes or removes existing data in {vendor}.")
-    elif not hints.read_only:
-        parts.append(f"Adds data in {vendor}.")
     if op.deprecated:
         parts.append("Deprecated by the vendor.")
     return " ".join(p for p in parts if p)
@@ -484,7 +625,7 @@ def _attach_snapshots(
         tpl = template(t.binding.path)
         if t.binding.method == "GET" and tpl.endswith("}") and t.kind != "download":
             reads.setdefault(tpl, t)
-        if t.binding.method in ("PUT", "PATCH") and t.kind == "update":
+        if t.kind == "update" and t.binding.method in ("PUT", "PATCH", "POST"):
             writes.setdefault(tpl, t)
     for t in tools:
         if t.hints.read_only:
@@ -529,7 +670,10 @@ def _attach_snapshots(
         mapping = {rp.name: wp.arg for rp, wp in zip(read_params, write_params, strict=False)}
         last_arg = mapping.get(read_params[-1].name) if read_params else None
         batch = last_arg if last_arg and BATCH_ARG.search(last_arg) and t.binding.method == "DELETE" else None
-        restore = writes.get(template(read.binding.path))
+        # only what an update can write back: an irreversible effect (a delete, a booking, a
+        # send) keeps its snapshot as a record, not as something to restore
+        restorable = t.decision is not None and t.decision.effect in ("update", "state")
+        restore = writes.get(template(read.binding.path)) if restorable else None
         t.snapshot = SnapshotTarget(
             method="GET", path=read.binding.path, params=mapping, batch_arg=batch,
             read_tool=read.name, restore_tool=restore.name if restore else None,

@@ -109,6 +109,36 @@ def described_spec(
     return Described(spec, sha, diags + [f.diagnostic() for f in fixes], fixes)
 
 
+def describe_file(
+    path: Path, name: str | None = None, overlay: dict[str, Any] | None = None
+) -> tuple[VendorIR, list[Diagnostic]]:
+    """The tool surface of any description file, without a committed vendor: normalised, built with
+    the overlay given (none by default). What `ledgermcp tools --spec FILE` shows."""
+    from ledgermcp.codegen.naming import snake
+    from ledgermcp.codegen.vendor_config import sha256_of
+
+    if not path.is_file():
+        raise GenerationError(f"--spec {path}: no such file")
+    vendor = name or snake(path.name.split(".", 1)[0]) or "api"
+    spec, diags = normalise(load_document(path))
+    ir, ir_diags = build_ir(
+        spec, overlay or {}, vendor=vendor, spec_file=path.name, spec_sha256=sha256_of(path)
+    )
+    return ir, diags + ir_diags
+
+
+def table_rows(ir: VendorIR) -> list[dict[str, Any]]:
+    """Each tool's tool-table row, as `tools.py` holds it."""
+    from ledgermcp.codegen.client_emit import client_module_for
+
+    rows = []
+    for tool in ir.tools:
+        row = tool.to_table()
+        row["client_module"] = client_module_for(tool.group, tool.name)
+        rows.append(row)
+    return rows
+
+
 def generate(
     vendor: str,
     root: Path,
@@ -159,13 +189,7 @@ def generate(
 
 
 def _write_tables(ir: VendorIR, out: Path, header: str) -> list[dict[str, Any]]:
-    from ledgermcp.codegen.client_emit import client_module_for
-
-    tools = []
-    for tool in ir.tools:
-        row = tool.to_table()
-        row["client_module"] = client_module_for(tool.group, tool.name)
-        tools.append(row)
+    tools = table_rows(ir)
     vendor = ir.vendor_table()
     parts, listed = share_parts(tools)
     (out / "__init__.py").write_text(_render("init.py.jinja", header=header, vendor=vendor))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ledgermcp.codegen.effects import Decision
 from ledgermcp.codegen.hints import Hints
 
 
@@ -92,6 +93,15 @@ class Tool:
     scopes: tuple[str, ...]
     snapshot: SnapshotTarget | None = None
     hint_sources: list[str] = field(default_factory=list)
+    decision: Decision | None = None
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """What the operation does, as the runtime reads it (docs/effects.md)."""
+        if self.decision is None:
+            raise ValueError(f"tool {self.name!r} has no effect decision")
+        restore = self.snapshot.restore_tool if self.snapshot else None
+        return self.decision.facts(self.hints, restore_tool=restore)
 
     @property
     def client_module(self) -> str:
@@ -108,6 +118,7 @@ class Tool:
             "annotations": self.hints.annotations(self.title),
             "input_schema": self.input_schema,
             "binding": self.binding.to_table(),
+            "facts": self.facts,
             "snapshot": self.snapshot.to_table() if self.snapshot else None,
             "scopes": list(self.scopes),
             "client_module": self.client_module,

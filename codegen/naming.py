@@ -85,8 +85,12 @@ ACTION_VERBS = (
     "search",
 )
 METHOD_VERB = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
-VERSION_SEGMENT = re.compile(r"^(v\d+(\.\d+)*|\d+)$")
+# Version and date segments ("v2", "3", "2010-04-01"), file suffixes ("Messages.json") and format
+# placeholders ("Calls.{format}") say how the API is served, not what a tool does.
+VERSION_SEGMENT = re.compile(r"^(v\d+(\.\d+)*|\d+|\d{4}-\d{2}-\d{2})$", re.IGNORECASE)
 VERSION_SUFFIX = re.compile(r"-v\d+$")
+FILE_SUFFIX = re.compile(r"\.(json|xml|yaml|\{[^}]*\})$", re.IGNORECASE)
+API_PREFIXES = ("api", "rest")
 
 
 def snake(text: str) -> str:
@@ -118,7 +122,8 @@ def path_segments(path: str, strip_prefixes: list[str]) -> list[str]:
             break
     segments = []
     for seg in path.strip("/").split("/"):
-        if not seg or VERSION_SEGMENT.match(seg):
+        seg = FILE_SUFFIX.sub("", seg)
+        if not seg or VERSION_SEGMENT.match(seg) or (not segments and seg.lower() in API_PREFIXES):
             continue
         segments.append((is_param(seg) and seg) or VERSION_SUFFIX.sub("", seg))
     return segments
@@ -140,38 +145,97 @@ def split_action(segment: str) -> tuple[str, str] | None:
     return None
 
 
-def name_from_path(method: str, path: str, *, strip_prefixes: list[str], has_children: bool) -> str:
-    """Derive `verb_noun` from the method and the path shape.
+# The verb a name takes when the path ends in an id or a collection, by effect.
+EFFECT_VERB = {"read": "get", "export": "get", "create": "create", "update": "update", "delete": "delete"}
+
+
+def name_from_path(
+    method: str,
+    path: str,
+    *,
+    strip_prefixes: list[str],
+    has_children: bool,
+    effect: str | None = None,
+    verb: str | None = None,
+) -> str:
+    """Derive `verb_noun` from the method, the path shape and the operation's effect.
 
     `has_children` says whether another operation lives under `path/{id}`: then a GET on `path`
     lists a collection even when its last segment is not plural. An action is the last static
     segment when it starts with a verb ("bookkeep", "send-by-email", "sell/{id}"), or any last
     static segment after an id that a non-GET request targets and that has no items of its own.
+    A read's segment names an action only with a reading verb ("preview", "print"): otherwise
+    "credit_reversals" and "PayTemplates" are nouns. A POST to an item that updates it is an
+    `update_`, and a DELETE of an action segment ("DELETE .../lock") deletes that sub-resource.
     """
     segments = path_segments(path, strip_prefixes)
     statics = [i for i, s in enumerate(segments) if not is_param(s)]
+    base_verb = EFFECT_VERB.get(effect or "") or METHOD_VERB.get(method, method.lower())
     if not statics:
-        return f"{METHOD_VERB.get(method, method.lower())}_root"
+        return f"{base_verb}_root"
     last = statics[-1]
+    reading = effect in ("read", "export")
     action = split_action(segments[last]) if last > 0 and not has_children else None
+    if action is not None and reading and _effect_of_verb(action[0]) not in ("read", "export"):
+        action = None
     trailing_after_id = last > 0 and is_param(segments[last - 1]) and last == len(segments) - 1
-    if action is None and trailing_after_id and method != "GET" and not has_children:
-        verb, _, rest = snake(segments[last]).partition("_")
-        action = (verb, rest)
-    if action is not None:
-        verb, rest = action
+    # a plural noun after an id that the operation adds to is a sub-collection, not an action
+    adds_to = (
+        method == "POST" and effect in ("send", "money", "ledger") and snake(segments[last]).endswith("s")
+    )
+    if (
+        action is None
+        and trailing_after_id
+        and method != "GET"
+        and not has_children
+        and not reading
+        and not adds_to
+    ):
+        word, _, rest = snake(segments[last]).partition("_")
+        action = (word, rest)
+    if action is not None and method == "DELETE":
         nouns = _singular_all([snake(segments[i]) for i in statics[:-1]])
-        return _join([verb, *nouns, rest])
+        return _join(["delete", *nouns, snake(segments[last])])
+    if action is not None:
+        word, rest = action
+        nouns = _singular_all([snake(segments[i]) for i in statics[:-1]])
+        return _join([word, *nouns, rest])
     nouns = [snake(segments[i]) for i in statics]
     if is_param(segments[-1]):
-        return _join([METHOD_VERB.get(method, method.lower()), *_singular_all(nouns)])
+        return _join([base_verb, *_singular_all(nouns)])
     if method == "GET":
         if has_children or nouns[-1].endswith("s"):
             return _join(["list", *_singular_all(nouns[:-1]), nouns[-1]])
         return _join(["get", *_singular_all(nouns)])
-    if method == "POST":
+    if method == "POST" or effect == "create":
         return _join(["create", *_singular_all(nouns)])
     return _join([METHOD_VERB.get(method, method.lower()), *nouns])
+
+
+def _effect_of_verb(word: str) -> str | None:
+    from ledgermcp.codegen.effects import VERBS, lookup
+
+    base = lookup(word)
+    return VERBS.get(base) if base else None
+
+
+# Synonyms an operationId may use for the verbs the effect names.
+VERB_SYNONYMS = {
+    "create": ("store", "new", "insert"),
+    "get": ("show", "retrieve", "fetch"),
+}
+
+
+def effect_verb(name: str, effect: str) -> str:
+    """`store_client` -> `create_client` when the operation creates: the name's verb says what the
+    tool does, in the same words for every vendor."""
+    verb, _, rest = name.partition("_")
+    want = EFFECT_VERB.get(effect)
+    if not rest or want is None or verb == want or verb == "list":
+        return name
+    if verb in VERB_SYNONYMS.get(want, ()):
+        return f"{want}_{rest}"
+    return name
 
 
 def _singular_all(nouns: list[str]) -> list[str]:

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledgermcp.codegen.effects import DANGER
 from ledgermcp.codegen.hints import HINT_KEYS
 
 # A hint change in this direction makes a tool less cautious: breaking for reviewers.
@@ -30,6 +31,7 @@ def lock_entries(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "name": t["name"],
             "group": t["group"],
             "operation": f"{t['binding']['method']} {t['binding']['path']}",
+            "effect": (t.get("facts") or {}).get("effect"),
             "hints": {k: t["annotations"][k] for k in HINT_KEYS},
             "input_schema": schema_hash(t["input_schema"]),
         }
@@ -119,6 +121,11 @@ def diff_surface(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> Surfac
         e["name"] for e in old if e["operation"] not in new_ops and e["name"] not in new_by_name
     )
     for before, after in pairs:
+        old_effect, new_effect = before.get("effect"), after.get("effect")
+        if old_effect and new_effect and old_effect != new_effect:
+            # an effect of less danger is a less cautious reading of the operation
+            less = DANGER.get(new_effect, 0) < DANGER.get(old_effect, 0)
+            change.hints.append((after["name"], f"effect {old_effect} -> {new_effect}", less))
         for key in HINT_KEYS:
             if before["hints"][key] != after["hints"][key]:
                 flip = (before["hints"][key], after["hints"][key])

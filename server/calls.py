@@ -29,6 +29,7 @@ import httpx
 from ledgermcp.server import errors, render
 from ledgermcp.server.catalog import Vendor
 from ledgermcp.server.errors import ToolFailure
+from ledgermcp.server.http.errors import RETRIES_KEY
 from ledgermcp.server.render import ToolResult
 from ledgermcp.server.requests import PreparedRequest, RequestBuildError, build_request
 from ledgermcp.server.settings import VendorSettings, credential_env_names, load_settings
@@ -372,6 +373,7 @@ class CallPipeline:
         status = int(response.status_code)
         ctype = response.headers.get("content-type")
         body = bytes(response.content)
+        attempts = 1 + int(getattr(response, "extensions", {}).get(RETRIES_KEY, 0) or 0)
         if 200 <= status < 300:
             uri = f"ledgermcp://{self.vendor.name}{call.request.path}"
             result = render.success(
@@ -384,6 +386,8 @@ class CallPipeline:
             )
             for shaper in self.shapers:
                 result = shaper(call, result)
+            if attempts > 1:
+                result.meta["ledgermcp/attempts"] = attempts
             return result
         secrets = self.settings.secret_values()
         message = errors.vendor_message(body, render.media_type(ctype))
@@ -397,6 +401,12 @@ class CallPipeline:
             credential_env=credential_env_names(self.vendor.info),
             has_credentials=bool(self.settings.credentials),
         )
+        failure.details["attempts"] = attempts
+        if not call.request.retry_safe and (status in (408, 429) or status >= 500):
+            failure.hint = (f"{failure.hint} " if failure.hint else "") + (
+                f"It was sent once and not repeated: {call.name} is not safe to send twice. It may have "
+                f"taken effect; check in {self.vendor.info.get('title') or self.vendor.name} before calling it again."
+            )
         return render.failure(failure)
 
     # the whole run -------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from ledgermcp.server.cli_options import add_mode_options, add_selection_options, add_vendor_argument
+from ledgermcp.server.cli_options import add_mode_options, add_selection_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -15,8 +16,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "json` is exactly the `tools` array of an MCP tools/list; `--format table` shows name, group "
         "and hints. `--env` lists the environment variables the server reads for this vendor instead.",
     )
-    add_vendor_argument(parser)
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "vendor", metavar="VENDOR", nargs="?", help="vendor id, e.g. fortnox (or --spec FILE instead)"
+    )
+    parser.add_argument(
+        "--spec",
+        type=Path,
+        metavar="FILE",
+        help="show the tools any OpenAPI description would give, without a committed vendor",
+    )
+    parser.add_argument("--name", help="with --spec: the vendor name to use (default: from the file name)")
+    parser.add_argument(
+        "--format",
+        choices=("table", "json", "lock"),
+        default="table",
+        help="table: name, group, effect and hints; json: the tools/list array; lock: the reviewed "
+        "surface per tool as in tools.lock.json (name, operation, group, effect, hints, schema hash)",
+    )
     parser.add_argument(
         "--env", action="store_true", help="list the environment variables the vendor accepts"
     )
@@ -38,16 +54,51 @@ def _hint_flags(annotations: dict) -> str:  # type: ignore[type-arg]
     return " ".join(flags)
 
 
+def _spec_vendor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The tools a description file gives, built at once (nothing written), as a catalog vendor."""
+    import sys
+
+    from ledgermcp.codegen.diagnostics import GenerationError
+    from ledgermcp.codegen.emit import describe_file, table_rows
+    from ledgermcp.server.catalog import Vendor
+
+    try:
+        ir, diagnostics = describe_file(args.spec, args.name)
+    except GenerationError as exc:
+        print(f"ledgermcp: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    review = [d for d in diagnostics if d.code == "effect-review"]
+    if review:
+        print(f"ledgermcp: {len(review)} operation(s) classified cautiously; `ledgermcp generate` lists "
+              "them for review", file=sys.stderr)  # fmt: skip
+    rows = table_rows(ir)
+    return Vendor(info=ir.vendor_table(), tools=rows, by_name={t["name"]: t for t in rows})
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
     from ledgermcp.server.cli_options import load, mode_of
     from ledgermcp.server.modes import build_surface
+    from ledgermcp.server.toolspec import Selection
 
-    vendor, selection = load(args)
+    if (args.spec is None) == (args.vendor is None):
+        print("ledgermcp tools: name a VENDOR or give --spec FILE (not both)", file=sys.stderr)
+        return 2
+    if args.spec is not None:
+        vendor = _spec_vendor(args)
+        selection = Selection.from_options(args.groups, args.read_only, args.tools, args.exclude)
+    else:
+        vendor, selection = load(args)
     mode = mode_of(args)
     out = sys.stdout
+    if args.format == "lock":
+        from ledgermcp.codegen.surface import lock_entries
+
+        for entry in lock_entries(selection.apply(vendor.tools)):
+            out.write(json.dumps(entry) + "\n")
+        return 0
     if args.env:
         from ledgermcp.server.settings import env_table
 
@@ -68,13 +119,17 @@ def run(args: argparse.Namespace) -> int:
         out.write("\n")
         return 0
     groups = {t["name"]: t.get("group", "") for t in vendor.tools}
+    effects = {t["name"]: (t.get("facts") or {}).get("effect", "") for t in vendor.tools}
     if mode != "full":  # a consolidated tool is one resource of a group; discovery spans them all
         groups = {r.name: r.key[0] for r in getattr(surface, "resources", [])}
         groups.update({t["name"]: "" for t in tools if t["name"] not in groups})
     name_w = max([len(t["name"]) for t in tools] + [4])
     group_w = max([len(groups[t["name"]]) for t in tools] + [5])
-    out.write(f"{'NAME':<{name_w}}  {'GROUP':<{group_w}}  HINTS\n")
+    out.write(f"{'NAME':<{name_w}}  {'GROUP':<{group_w}}  {'EFFECT':<7}  HINTS\n")
     for t in tools:
-        out.write(f"{t['name']:<{name_w}}  {groups[t['name']]:<{group_w}}  {_hint_flags(t['annotations'])}\n")
+        effect = effects.get(t["name"]) or ""
+        out.write(
+            f"{t['name']:<{name_w}}  {groups[t['name']]:<{group_w}}  {effect:<7}  {_hint_flags(t['annotations'])}\n"
+        )
     out.write(f"{len(tools)} tools\n")
     return 0

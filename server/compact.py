@@ -235,19 +235,6 @@ def clean_text(text: str) -> str:
     return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", text))).strip()
 
 
-def _hint_sentences(vendor_title: str) -> list[tuple[str, str]]:
-    """Sentences the generator writes from the hints and the binding: (sentence, listed
-    replacement). The paging sentence names arguments the schema lists anyway, and a cut list's
-    note says how to page."""
-    v = re.escape(vendor_title)
-    return [
-        (r"Paged: use [\w, ]+ to fetch further pages\.", ""),
-        (rf"Adds data in {v}\.", ""),
-        (rf"Changes or removes existing data in {v}\.", ""),
-        (rf"Irreversible in {v}: its effect cannot be undone by another call\.", IRREVERSIBLE),
-    ]
-
-
 # Sentences about the HTTP exchange rather than the operation: that the endpoint does what the
 # summary already said, what comes back, that errors are possible. The tool result and its error
 # codes say all of that; the list/get split says which call returns one record.
@@ -304,8 +291,6 @@ FIELD_DESCRIPTION_CHARS = 120
 
 def compact_description(description: str, vendor_title: str) -> str:
     text = clean_text(description)
-    for pattern, replacement in _hint_sentences(vendor_title):
-        text = re.sub(pattern, replacement, text)
     sentences = _SENTENCE_END.split(_SPACE.sub(" ", text).strip())
     kept = sentences[:1] + [s for s in sentences[1:] if not any(p.match(s) for p in _EXCHANGE_SENTENCES)]
     return " ".join(kept).strip()
@@ -347,10 +332,15 @@ def field_description(text: str) -> str:
 # --- tools --------------------------------------------------------------------------------
 
 
-def compact_tool(wire: Mapping[str, Any], vendor_title: str) -> dict[str, Any]:
-    """One wire tool (server/toolspec.py `wire_tool`) in its listed form."""
+def compact_tool(
+    wire: Mapping[str, Any], vendor_title: str, facts: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """One wire tool (server/toolspec.py `wire_tool`) in its listed form; `facts` are the table's
+    facts of the operation: an irreversible action says so in one word (a delete says it itself)."""
     out: dict[str, Any] = {"name": wire["name"]}
     description = compact_description(str(wire.get("description") or ""), vendor_title)
+    if facts and facts.get("irreversible") and facts.get("effect") != "delete":
+        description = f"{description} {IRREVERSIBLE}".strip()
     title = str(wire.get("title") or "")
     if title and not description.lower().startswith(title.rstrip(".").lower()):
         # the description no longer opens with the summary: keep it there, where models read

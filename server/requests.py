@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from ledgermcp.server.http.errors import RETRY_SAFE_KEY
+
 JSON_TYPES = ("application/json",)
 
 
@@ -57,6 +59,9 @@ class PreparedRequest:
     form: tuple[tuple[str, str], ...] = ()
     files: tuple[FilePart, ...] = ()
     path_values: tuple[tuple[str, str], ...] = ()  # path parameter name -> raw value (for messages)
+    # whether the operation may be sent again after an error answer (the tool table's
+    # `facts.retry`); the HTTP stack's retry layer reads it from the request
+    retry_safe: bool | None = None
 
     @property
     def target(self) -> str:
@@ -98,6 +103,8 @@ class PreparedRequest:
                 kwargs["data"] = dict(self.form)
         elif self.form:
             kwargs["data"] = dict(self.form)
+        if self.retry_safe is not None:
+            kwargs["extensions"] = {RETRY_SAFE_KEY: self.retry_safe}
         return client.build_request(self.method, self.target, **kwargs)
 
 
@@ -269,4 +276,13 @@ def build_request(tool: Mapping[str, Any], arguments: Mapping[str, Any]) -> Prep
         form=tuple(form),
         files=tuple(files),
         path_values=tuple(path_values),
+        retry_safe=retry_safe(tool),
     )
+
+
+def retry_safe(tool: Mapping[str, Any]) -> bool:
+    """The table's fact; a table without facts falls back to the idempotent hint."""
+    facts = tool.get("facts") or {}
+    if "retry" in facts:
+        return bool(facts["retry"])
+    return bool((tool.get("annotations") or {}).get("idempotentHint"))

@@ -48,15 +48,18 @@ def client_for(
     `httpx.Timeout`). `auth` replaces the environment-derived auth (e.g. an OAuth2 flow).
     `transport` / `async_transport` replace the network under the stack (tests). `stack_options`
     go to both `build_sync_client` and `build_async_client` as they are (`retry=`, `rate_limit=`,
-    `clock=`).
+    `clock=`). A generated call is retried only when its operation may be repeated (the tool
+    table's `facts.retry`, found by method and path): a GET that sends an e-mail never is.
 
     Use it as a context manager (`with client_for(...) as c:` or `async with`) to close the
     connections, or call `close()` / `await aclose()` on the result's httpx clients.
     """
     from ledgermcp.server.catalog import load_vendor
     from ledgermcp.server.http.client import build_async_client, build_sync_client, resolve_base_url
+    from ledgermcp.server.http.retry import RetryRoutes
 
-    info = load_vendor(vendor).info
+    loaded = load_vendor(vendor)
+    info = loaded.info
     environ = os.environ if env is None else env
     url = resolve_base_url(info, base_url, env=environ)
     common: dict[str, Any] = {
@@ -65,6 +68,8 @@ def client_for(
         "auth": auth,
         "env": environ,
         "headers": headers,
+        # a generated call is retried only where its operation may be repeated
+        "retry_routes": RetryRoutes(loaded.tools, httpx.URL(url).path),
     }
     sync_http = build_sync_client(info, **common, transport=transport, **stack_options)
     async_http = build_async_client(info, **common, transport=async_transport, **stack_options)

@@ -95,7 +95,7 @@ def listed_tool(
     tool: Mapping[str, Any], vendor_title: str, output_schema: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """One tool as full mode lists it (and as discovery mode's `describe` returns it)."""
-    listed = compact_tool(wire_tool(tool), vendor_title)
+    listed = compact_tool(wire_tool(tool), vendor_title, tool.get("facts"))
     extra = shaping.listed_arguments(tool)
     if extra:
         schema = listed["inputSchema"]

@@ -1,4 +1,4 @@
-"""Hint rules: defaults from the HTTP method and the verb, layered under spec extension and overlay."""
+"""Hints: derived from the effect (tests/test_codegen_effects.py), layered under spec extension and overlay."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from ledgermcp.codegen.build import build_ir
 from ledgermcp.codegen.diagnostics import GenerationError
-from ledgermcp.codegen.hints import HINT_KEYS, Hints, check_consistent, classify, default_hints, layer
+from ledgermcp.codegen.hints import HINT_KEYS, Hints, check_consistent, layer
 from ledgermcp.codegen.ir import Tool
 from ledgermcp.codegen.normalize import normalise
 
@@ -86,11 +86,11 @@ def test_create_is_additive() -> None:
     }  # fmt: skip
 
 
-def test_put_is_idempotent_update_patch_is_not() -> None:
+def test_put_and_patch_updates_set_values_so_both_repeat_safely() -> None:
     put, patch = CRUD["PUT /invoices/{id}"], CRUD["PATCH /invoices/{id}"]
     assert (put.kind, patch.kind) == ("update", "update")
-    assert put.hints.idempotent and put.hints.destructive and not put.hints.read_only
-    assert not patch.hints.idempotent and patch.hints.destructive
+    for tool in (put, patch):
+        assert tool.hints.idempotent and tool.hints.destructive and not tool.hints.read_only
 
 
 IRREVERSIBLE = build(
@@ -101,39 +101,27 @@ IRREVERSIBLE = build(
         "/invoices/{id}/cancel": {"put": _op()},
         "/invoices/{id}/pay": {"post": _op()},
         "/invoices/{id}/finalize": {"post": _op()},
-        "/invoices/{id}/submit": {"post": _op()},
         "/invoices/{id}/email": {"get": _op()},  # a GET that sends an e-mail is still irreversible
     }
 )
+OPEN_WORLD = {"send-by-email", "pay", "email"}
 
 
 @pytest.mark.parametrize("key", sorted(IRREVERSIBLE))
-def test_irreversible_actions_are_destructive_and_open_world(key: str) -> None:
+def test_irreversible_actions_are_destructive_never_retried(key: str) -> None:
     tool = IRREVERSIBLE[key]
     assert tool.kind == "action", tool.name
-    assert tool.hints.destructive and tool.hints.open_world and not tool.hints.read_only, tool.name
-    # idempotent only where the method says so
-    assert tool.hints.idempotent == (tool.binding.method in ("PUT", "DELETE")), tool.name
-    assert "Irreversible" in tool.description
+    assert tool.facts["irreversible"] and tool.facts["approval"] and not tool.facts["retry"], tool.name
+    assert tool.hints.destructive and not tool.hints.read_only and not tool.hints.idempotent, tool.name
+    # only what reaches people or banks is open-world; booking and cancelling stay in the books
+    assert tool.hints.open_world == (key.rsplit("/", 1)[-1] in OPEN_WORLD), tool.name
 
 
-def test_additive_actions_are_not_destructive() -> None:
+def test_creating_from_another_document_is_additive() -> None:
     tool = build({"/orders/{id}/createinvoice": {"put": _op()}})["PUT /orders/{id}/createinvoice"]
     assert tool.name == "create_order_invoice"
-    assert tool.kind == "action"
+    assert tool.facts["effect"] == "create"
     assert not tool.hints.destructive and not tool.hints.read_only and not tool.hints.open_world
-
-
-def test_classify_and_defaults_directly() -> None:
-    assert classify("GET", "get", binary_only=True) == "download"
-    assert classify("GET", "send", binary_only=False) == "action"
-    assert classify("DELETE", "send", binary_only=False) == "delete"
-    assert classify("POST", "create", binary_only=False) == "create"
-    assert classify("PUT", "update", binary_only=False) == "update"
-    assert classify("POST", "frobnicate", binary_only=False) == "action"
-    # an unknown action changes what exists: destructive by default, never read-only
-    unknown = default_hints("POST", "action", "frobnicate")
-    assert unknown.destructive and not unknown.read_only and not unknown.open_world
 
 
 def test_layering_method_default_then_spec_extension_then_overlay() -> None:

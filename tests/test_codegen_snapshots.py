@@ -64,17 +64,18 @@ READ_INVOICE = {
 }
 
 
-@pytest.mark.parametrize(
-    "key",
-    [
-        "PUT /3/invoices/{DocumentNumber}",
-        "PATCH /3/invoices/{DocumentNumber}",
-        "DELETE /3/invoices/{DocumentNumber}",
-        "PUT /3/invoices/{DocumentNumber}/bookkeep",
-    ],
-)
-def test_writes_on_an_entity_read_it_first(key: str) -> None:
+@pytest.mark.parametrize("key", ["PUT /3/invoices/{DocumentNumber}", "PATCH /3/invoices/{DocumentNumber}"])
+def test_updates_read_the_entity_first_and_can_be_restored(key: str) -> None:
     assert snapshot(key) == READ_INVOICE
+
+
+@pytest.mark.parametrize(
+    "key", ["DELETE /3/invoices/{DocumentNumber}", "PUT /3/invoices/{DocumentNumber}/bookkeep"]
+)
+def test_irreversible_writes_keep_a_record_but_offer_no_restore(key: str) -> None:
+    # a deleted invoice cannot be written back by an update, nor can a booking be unbooked
+    assert snapshot(key) == {**READ_INVOICE, "restore_tool": None}
+    assert INVOICES[key].facts["irreversible"] and not INVOICES[key].facts["restorable"]
 
 
 def test_restore_tool_is_the_put_on_the_read_path() -> None:
@@ -87,6 +88,7 @@ def test_action_with_another_parameter_name_maps_it() -> None:
     assert snapshot("PATCH /3/invoices/{InvoiceNumber}/send-by-email") == {
         **READ_INVOICE,
         "params": {"DocumentNumber": "InvoiceNumber"},
+        "restore_tool": None,  # a sent e-mail is not undone by writing the invoice back
     }
 
 
@@ -97,7 +99,7 @@ def test_sub_resource_post_reads_the_parent() -> None:
         "params": {"contactId": "contactId"},
         "batch_arg": None,
         "read_tool": "get_contact",
-        "restore_tool": "update_contact",
+        "restore_tool": None,  # adding an address is undone by deleting it, not by a write-back
     }
 
 

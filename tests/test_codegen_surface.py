@@ -172,12 +172,12 @@ def _lock(operation_id: str) -> list[dict[str, Any]]:
 
 
 def test_operation_id_renamed_upstream_is_a_breaking_rename() -> None:
-    before, after = _lock("getContact"), _lock("fetchContactById")
+    before, after = _lock("getContact"), _lock("lookupContactById")
     assert [e["name"] for e in before] == ["get_contact", "list_contacts"]
     change = diff_surface(before, after)
-    assert change.renamed == [("get_contact", "fetch_contact_by_id")]
+    assert change.renamed == [("get_contact", "lookup_contact_by_id")]
     assert change.added == [] and change.removed == [] and change.schema == [] and change.hints == []
-    assert change.breaking == ["renamed get_contact -> fetch_contact_by_id"]
+    assert change.breaking == ["renamed get_contact -> lookup_contact_by_id"]
 
 
 def test_lock_round_trips_and_is_sorted_and_stable() -> None:

@@ -20,6 +20,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from ledgermcp.codegen.effects import EFFECTS
+
 REPO = Path(__file__).resolve().parents[1]
 VENDORS = ["fortnox", "smallinvoice"]
 HINT_KEYS = ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
@@ -27,7 +29,6 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # what issue 2 promises: every operation of the vendor's description, less the overlay's exclusions
 OPERATIONS = {"fortnox": 377, "smallinvoice": 147}
-IRREVERSIBLE = {"send", "book", "bookkeep", "credit", "cancel", "finalize", "pay", "submit", "void"}
 
 
 def spec_dir() -> Path:
@@ -148,21 +149,31 @@ def test_tools_list_output_is_complete_and_valid(vendor: str) -> None:
 
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_table_hints_follow_the_rules(vendor: str) -> None:
+    """Every tool's facts and hints agree with each other (docs/effects.md)."""
     problems = []
     names = {t["name"] for t in table(vendor).TOOLS}
     for t in table(vendor).TOOLS:
-        a = t["annotations"]
+        a, facts = t["annotations"], t["facts"]
+        if facts["effect"] not in EFFECTS:
+            problems.append(f"{t['name']}: unknown effect {facts['effect']!r}")
         if t["kind"] in ("list", "get", "download") and not a["readOnlyHint"]:
             problems.append(f"{t['name']}: {t['kind']} not read-only")
-        if t["binding"]["method"] == "DELETE" and not (a["destructiveHint"] and a["idempotentHint"]):
-            problems.append(f"{t['name']}: DELETE not destructive and idempotent")
+        if t["binding"]["method"] == "DELETE" and not a["destructiveHint"]:
+            problems.append(f"{t['name']}: DELETE not destructive")
         if a["readOnlyHint"] and a["destructiveHint"]:
             problems.append(f"{t['name']}: read-only and destructive")
-        if t["kind"] == "create" and a["destructiveHint"]:
-            problems.append(f"{t['name']}: create marked destructive")
-        verb = t["name"].split("_", 1)[0]
-        if verb in IRREVERSIBLE and not (a["destructiveHint"] and a["openWorldHint"]):
-            problems.append(f"{t['name']}: irreversible action not destructive and open-world")
+        if (
+            facts["irreversible"]
+            and facts["effect"] != "delete"
+            and (a["idempotentHint"] or not a["destructiveHint"])
+        ):
+            problems.append(f"{t['name']}: irreversible {facts['effect']} not destructive, or retried")
+        if facts["effect"] in ("send", "money") and not a["openWorldHint"]:
+            problems.append(f"{t['name']}: {facts['effect']} not open-world")
+        if facts["retry"] != a["idempotentHint"] or facts["approval"] != a["destructiveHint"]:
+            problems.append(f"{t['name']}: retry/approval facts disagree with the hints")
+        if facts["restorable"] and facts["irreversible"]:
+            problems.append(f"{t['name']}: irreversible yet offered for restore")
         snapshot = t["snapshot"]
         if snapshot is not None and (snapshot["read_tool"] not in names or a["readOnlyHint"]):
             problems.append(f"{t['name']}: snapshot {snapshot} on a read or naming no tool")

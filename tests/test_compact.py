@@ -81,13 +81,20 @@ def test_schema_noise_goes_and_meaning_stays() -> None:
     assert single == {"type": "object", "properties": {"L": {"type": "object"}}}  # used once: in place
 
 
-def test_descriptions_lose_what_the_hints_already_say() -> None:
-    text = "Bookkeep an invoice. Irreversible in Acme: its effect cannot be undone by another call."
-    assert compact_description(text, "Acme") == "Bookkeep an invoice. Irreversible."
-    assert compact_description("Create a contact. Adds data in Acme.", "Acme") == "Create a contact."
-    assert compact_description("Edit. Changes or removes existing data in Acme.", "Acme") == "Edit."
-    paged = "List invoices. Paged: use page, limit, offset to fetch further pages."
-    assert compact_description(paged, "Acme") == "List invoices."
+def test_irreversible_is_said_from_the_fact_not_from_generated_prose() -> None:
+    wire = {"name": "bookkeep_invoice", "title": "Bookkeep an invoice.", "description": "Bookkeep an invoice.",
+            "inputSchema": {"type": "object"}, "annotations": {}}  # fmt: skip
+    ledger = {"effect": "ledger", "irreversible": True}
+    assert compact_tool(wire, "Acme", ledger)["description"] == "Irreversible."
+    assert "description" not in compact_tool(wire, "Acme", {"effect": "update", "irreversible": False})
+    # a delete says it itself
+    delete = {
+        **wire,
+        "name": "delete_invoice",
+        "title": "Delete an invoice.",
+        "description": "Delete an invoice.",
+    }
+    assert "description" not in compact_tool(delete, "Acme", {"effect": "delete", "irreversible": True})
 
 
 def test_descriptions_lose_sentences_about_the_http_exchange() -> None:
@@ -214,9 +221,6 @@ def test_descriptions_lose_sentences_the_name_or_another_sentence_already_say() 
     # the summary only spells the name: no description at all
     assert listed("get_invoice", "Retrieve a single invoice.") == ""
     assert listed("list_termsofdeliveries", "Retrieve a list of terms of deliveries.") == ""
-    # ... but the irreversibility note stays
-    text = "Bookkeep an invoice. Irreversible in Acme: its effect cannot be undone by another call."
-    assert listed("bookkeep_invoice", "Bookkeep an invoice.", text) == "Irreversible."
     # a sentence whose words all recur in a longer one goes
     text = "Get stock point. Get stock point by id or code."
     assert listed("get_warehouse_stockpoint", "Get stock point.", text) == "Get stock point by id or code."

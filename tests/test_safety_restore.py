@@ -215,7 +215,7 @@ async def test_refusals_send_nothing(tmp_path: Path) -> None:
     missing = "20240131T101500Z-update_customer-0badf00d"
     async with Client(app.server, mode="legacy") as client:
         cases = {
-            orphan: ("RESTORE_UNSUPPORTED", "has no update operation"),
+            orphan: ("RESTORE_UNSUPPORTED", "cannot be undone by writing the state back"),
             missing: ("NOT_FOUND", f"there is no snapshot {missing}"),
             foreign: ("NOT_FOUND", "was kept for 'smallinvoice'"),
             "../../etc/passwd": ("VALIDATION_ERROR", "is not a snapshot URI"),
@@ -268,9 +268,10 @@ async def test_batch_snapshot_names_its_entities(tmp_path: Path) -> None:
         )
         assert code(unknown) == "VALIDATION_ERROR" and paths[0] in unknown.content[0].text
 
-        # the entity is gone: an update cannot bring it back, and the restore says so
+        # the entity is gone: an update cannot bring it back, so the restore is refused before
+        # anything is sent, and says the snapshot is a record
         gone = await client.call_tool("restore_snapshot", {"snapshot_id": snapshot_id, "entity": paths[0]})
-        assert gone.is_error and "create it again" in gone.content[-1].text
+        assert code(gone) == "RESTORE_UNSUPPORTED" and "it is a record" in gone.content[0].text
         assert writes(app) == sent
 
 

@@ -38,7 +38,7 @@ from ledgermcp.server.http.ratelimit import (
     shared_window,
 )
 from ledgermcp.server.http.redact import install_log_redaction
-from ledgermcp.server.http.retry import AsyncRetryTransport, RetryPolicy, RetryTransport
+from ledgermcp.server.http.retry import AsyncRetryTransport, RetryPolicy, RetryRoutes, RetryTransport
 
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = f"ledgermcp/{ledgermcp.__version__}"
@@ -181,6 +181,7 @@ def build_async_client(
     wall_clock: Callable[[], float] = time.time,
     jitter: Callable[[], float] = random.random,
     retry: RetryPolicy | None = None,
+    retry_routes: RetryRoutes | None = None,
     rate_limit: RateLimit | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> httpx.AsyncClient:
@@ -190,7 +191,8 @@ def build_async_client(
     `transport` replaces the network (tests pass `httpx.MockTransport`). `clock` (monotonic
     seconds) and `sleep` let tests run without waiting; with the default clock the vendor's rate
     window is shared by every client of the process. `rate_limit` overrides `_RATE_LIMIT` and
-    `VENDOR["rate_limit"]` (`resolve_rate_limit`).
+    `VENDOR["rate_limit"]` (`resolve_rate_limit`). `retry_routes` tells the retry layer which
+    operations may be repeated for requests that do not say so themselves (the typed SDK's).
     """
     options = _common(vendor_info, auth, base_url, timeout, env, clock, headers)
     limit = resolve_rate_limit(vendor_info, rate_limit, env=env)
@@ -199,8 +201,9 @@ def build_async_client(
     if window is not None:
         stack = AsyncRateLimitTransport(stack, window, sleep=sleep, monitor=_monitor(vendor_info, limit))
     stack = AsyncRetryTransport(
-        stack, retry, clock=clock or time.monotonic, sleep=sleep, wall_clock=wall_clock, jitter=jitter
-    )
+        stack, retry, clock=clock or time.monotonic, sleep=sleep, wall_clock=wall_clock, jitter=jitter,
+        routes=retry_routes,
+    )  # fmt: skip
     return httpx.AsyncClient(transport=stack, **options)
 
 
@@ -217,6 +220,7 @@ def build_sync_client(
     wall_clock: Callable[[], float] = time.time,
     jitter: Callable[[], float] = random.random,
     retry: RetryPolicy | None = None,
+    retry_routes: RetryRoutes | None = None,
     rate_limit: RateLimit | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> httpx.Client:
@@ -228,6 +232,7 @@ def build_sync_client(
     if window is not None:
         stack = RateLimitTransport(stack, window, sleep=sleep, monitor=_monitor(vendor_info, limit))
     stack = RetryTransport(
-        stack, retry, clock=clock or time.monotonic, sleep=sleep, wall_clock=wall_clock, jitter=jitter
-    )
+        stack, retry, clock=clock or time.monotonic, sleep=sleep, wall_clock=wall_clock, jitter=jitter,
+        routes=retry_routes,
+    )  # fmt: skip
     return httpx.Client(transport=stack, **options)

@@ -18,9 +18,13 @@ from ledgermcp.server.http.redact import redact
 
 # request/response extension keys written by the stack
 RETRIES_KEY = "ledgermcp.retries"  # int: attempts re-sent by the retry layer
+# bool, on a request: whether its operation may be sent again after an error answer (the tool
+# table's `facts.retry`); absent on requests no operation describes (token requests)
+RETRY_SAFE_KEY = "ledgermcp.retry_safe"
 RATE_LIMIT_WAIT_KEY = "ledgermcp.rate_limit_wait"  # float: seconds queued by the rate limiter
 
 # Methods whose effect does not depend on how many times they arrive.
+# For requests no operation describes (token requests and the like): what HTTP promises.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Methods that change nothing; a failure of these never needs the "may have happened" warning.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -2,8 +2,11 @@
 
 Rules:
 - only connect errors, 408, 429 and 5xx are retried;
-- a retryable status is retried only for idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE) with
-  a body that can be sent again; a POST or PATCH is never re-sent once its bytes may have left;
+- a retryable status is retried only for a request whose operation may be repeated (the tool
+  table's `facts.retry`, carried on the request as `RETRY_SAFE_KEY`, or found by method and path
+  through `RetryRoutes` for the typed SDK) and whose body can be sent again: a GET that sends an
+  e-mail is never re-sent, a PUT that books an invoice neither. A request no operation describes
+  (a token request) falls back to its method (GET, HEAD, OPTIONS, PUT, DELETE);
 - a connect error proves nothing left, so it is retried for every method, POST included; any
   other transport error (read/write error, dropped connection, timeout) is raised at once, with a
   note on writes that the change may have happened (`errors.classify_exception` reports it);
@@ -20,14 +23,22 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import httpx
 
-from ledgermcp.server.http.errors import IDEMPOTENT_METHODS, RETRIES_KEY, may_have_left, parse_retry_after
+from ledgermcp.server.http.errors import (
+    IDEMPOTENT_METHODS,
+    RETRIES_KEY,
+    RETRY_SAFE_KEY,
+    may_have_left,
+    parse_retry_after,
+)
 
 logger = logging.getLogger("ledgermcp.http.retry")
 
@@ -71,6 +82,7 @@ def decide(
     retry_after: str | None = None,
     error: BaseException | None = None,
     replayable: bool = True,
+    safe: bool | None = None,
     now: float = 0.0,
     jitter: Callable[[], float] = random.random,
 ) -> Decision:
@@ -79,7 +91,8 @@ def decide(
     `attempt` is the number of attempts made so far (1 after the first), `elapsed` the seconds since
     the first attempt began, `status`/`retry_after` describe a response, `error` a transport error
     (exactly one of the two), `now` is the wall clock (epoch seconds, for HTTP-date `Retry-After`),
-    and `jitter` returns a float in [0, 1).
+    `jitter` returns a float in [0, 1), and `safe` says whether the request's operation may be
+    repeated (None: not known, the method decides).
     """
     if attempt >= policy.max_attempts:
         return Decision(False, reason="attempts exhausted")
@@ -94,7 +107,9 @@ def decide(
     else:
         if status is None or not is_retryable_status(status):
             return Decision(False, reason="not a retryable status")
-        if method not in IDEMPOTENT_METHODS:
+        if safe is False:
+            return Decision(False, reason="the operation is not safe to repeat")
+        if safe is None and method not in IDEMPOTENT_METHODS:
             return Decision(False, reason=f"{method} is not idempotent")
         if not replayable:
             return Decision(False, reason="request body cannot be sent twice")
@@ -140,8 +155,10 @@ class _RetryBase:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
+        routes: RetryRoutes | None = None,
     ) -> None:
         self.policy = policy or RetryPolicy()
+        self._routes = routes
         self._clock = clock
         self._wall_clock = wall_clock
         self._jitter = jitter
@@ -164,6 +181,7 @@ class _RetryBase:
             retry_after=response.headers.get("Retry-After") if response is not None else None,
             error=error,
             replayable=replayable,
+            safe=self._safe(request),
             now=self._wall_clock(),
             jitter=self._jitter,
         )
@@ -179,6 +197,43 @@ class _RetryBase:
             )
         return decision
 
+    def _safe(self, request: httpx.Request) -> bool | None:
+        safe = request.extensions.get(RETRY_SAFE_KEY)
+        if safe is None and self._routes is not None:
+            safe = self._routes.safe(request.method, request.url.path)
+        return None if safe is None else bool(safe)
+
+
+class RetryRoutes:
+    """Which operations may be repeated, found by method and path: for requests that do not carry
+    the fact themselves (the typed SDK's generated calls). Built from the tool table."""
+
+    def __init__(self, tools: Iterable[Mapping[str, Any]], base_path: str = "") -> None:
+        self._base = base_path.rstrip("/")
+        self._routes: list[tuple[str, re.Pattern[str], bool]] = []
+        for tool in tools:
+            binding, facts = tool["binding"], tool.get("facts") or {}
+            if "retry" not in facts:
+                continue
+            pattern = "".join(
+                "[^/]+" if part.startswith("{") else re.escape(part)
+                for part in re.split(r"(\{[^}]+\})", str(binding["path"]))
+                if part
+            )
+            # literal paths before templated ones: /invoices/bulk is not /invoices/{id}
+            self._routes.append(
+                (str(binding["method"]).upper(), re.compile(pattern + "/?"), bool(facts["retry"]))
+            )
+        self._routes.sort(key=lambda r: r[1].pattern.count("[^/]+"))
+
+    def safe(self, method: str, path: str) -> bool | None:
+        if self._base and path.startswith(self._base):
+            path = path[len(self._base) :]
+        for route_method, pattern, safe in self._routes:
+            if route_method == method.upper() and pattern.fullmatch(path):
+                return safe
+        return None
+
 
 class RetryTransport(_RetryBase, httpx.BaseTransport):
     """Sync transport wrapper that re-sends a request when `decide` says so."""
@@ -192,8 +247,9 @@ class RetryTransport(_RetryBase, httpx.BaseTransport):
         sleep: Callable[[float], None] = time.sleep,
         wall_clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
+        routes: RetryRoutes | None = None,
     ) -> None:
-        super().__init__(policy, clock=clock, wall_clock=wall_clock, jitter=jitter)
+        super().__init__(policy, clock=clock, wall_clock=wall_clock, jitter=jitter, routes=routes)
         self._transport = transport
         self._sleep = sleep
 
@@ -237,8 +293,9 @@ class AsyncRetryTransport(_RetryBase, httpx.AsyncBaseTransport):
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         wall_clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
+        routes: RetryRoutes | None = None,
     ) -> None:
-        super().__init__(policy, clock=clock, wall_clock=wall_clock, jitter=jitter)
+        super().__init__(policy, clock=clock, wall_clock=wall_clock, jitter=jitter, routes=routes)
         self._transport = transport
         self._sleep = sleep
 

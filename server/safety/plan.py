@@ -85,18 +85,86 @@ def build_plan(
         if key in described:
             out[key] = described[key]
     ann = tool.get("annotations") or {}
+    facts = tool.get("facts") or {}
     out["destructive"] = bool(ann.get("destructiveHint"))
+    out["effect"] = facts.get("effect")
+    out["irreversible"] = bool(facts.get("irreversible"))
+    highlights = plan_highlights(request)
+    if highlights:
+        out["highlights"] = highlights
     target = tool.get("snapshot")
     if target and snapshots:
         out["snapshot"] = {
             "method": str(target.get("method") or "GET").upper(),
             "paths": snapshot_paths(tool, arguments),
             "read_tool": target.get("read_tool"),
-            "restore_tool": target.get("restore_tool"),
+            # offered only where an update can write the state back (the table's fact)
+            "restore_tool": target.get("restore_tool") if facts.get("restorable", True) else None,
         }
     else:
         out["snapshot"] = None
     return out
+
+
+# Why an irreversible write cannot be taken back, by effect.
+FINAL = {
+    "send": "a message that was sent cannot be called back",
+    "money": "money that has moved is not moved back by another call",
+    "ledger": "a booking is corrected only by a counter-entry",
+    "cancel": "a cancelled, voided or credited document stays so",
+    "delete": "a deleted record cannot be written back",
+    "action": "what it does is not undone by another call",
+}
+# What a person checks before saying yes, by the words vendors name it with (lower case, no
+# separators): whom a message goes to, how much, for whom, which document.
+HIGHLIGHT_KEYS = {
+    "recipient": ("to", "recipient", "recipients", "emailaddressto", "email", "emailto", "sendto", "phone",
+                  "mobile", "address"),
+    "amount": ("amount", "total", "sum", "totalamount", "grossamount", "netamount", "price", "value"),
+    "currency": ("currency", "currencycode", "currencyid"),
+    "party": ("customer", "customernumber", "customername", "supplier", "suppliernumber", "suppliername",
+              "contact", "contactid", "contactname", "client", "clientid", "vendor", "vendorid", "payee"),
+    "document": ("documentnumber", "invoicenumber", "number", "invoice", "invoiceid", "documentid",
+                 "givennumber", "vouchernumber", "reference", "ordernumber"),
+}  # fmt: skip
+
+
+def _flat_key(key: str) -> str:
+    return "".join(ch for ch in key.lower() if ch.isalnum())
+
+
+def plan_highlights(request: PreparedRequest) -> dict[str, Any]:
+    """Recipient, amount, currency, party and document number, where the request names them: in
+    the path values and the body (searched two levels deep, first match wins)."""
+    found: dict[str, Any] = {}
+    lookup = {flat: kind for kind, keys in HIGHLIGHT_KEYS.items() for flat in keys}
+
+    def visit(node: Any, depth: int) -> None:
+        if not isinstance(node, dict) or depth > 2:
+            return
+        for key, value in node.items():
+            kind = lookup.get(_flat_key(str(key)))
+            if (
+                kind
+                and kind not in found
+                and isinstance(value, (str, int, float))
+                and not isinstance(value, bool)
+            ) or (
+                kind
+                and kind not in found
+                and isinstance(value, list)
+                and all(isinstance(v, (str, int, float)) for v in value)
+            ):
+                found[kind] = value
+        for value in node.values():
+            visit(value, depth + 1)
+
+    visit(dict(request.path_values), 0)
+    if request.has_json_body:
+        visit(request.json_body, 0)
+    elif request.form:
+        visit(dict(request.form), 0)
+    return found
 
 
 def plan_digest(tool: Mapping[str, Any], arguments: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
@@ -120,13 +188,23 @@ def plan_text(plan: Mapping[str, Any]) -> str:
             lines.append(
                 "not restored: " + ", ".join(f"{f['field']} ({f['reason']})" for f in restore["left_out"])
             )
+    for kind, value in (plan.get("highlights") or {}).items():
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        lines.append(f"{kind}: {shown}")
+    if plan.get("irreversible"):
+        lines.append("cannot be undone: " + FINAL.get(str(plan.get("effect")), FINAL["action"]))
     snap = plan.get("snapshot")
     if snap:
         read = f" (read with {snap['read_tool']})" if snap.get("read_tool") else ""
         lines.append("entity: " + ", ".join(snap["paths"]) + read)
-        lines.append(
-            f"snapshot: its current state ({snap['method']} " + ", ".join(snap["paths"]) + ") is kept "
-            "before the write"
-            + (" and can be written back with restore_snapshot" if snap.get("restore_tool") else "")
+        kept = (
+            f"snapshot: its current state ({snap['method']} "
+            + ", ".join(snap["paths"])
+            + ") is kept before the write"
         )
+        if snap.get("restore_tool"):
+            kept += " and can be written back with restore_snapshot"
+        elif plan.get("irreversible"):
+            kept += " as a record (restore_snapshot cannot undo this)"
+        lines.append(kept)
     return "\n".join(lines)

@@ -260,25 +260,16 @@ class Restorer:
         )
 
     def _update_tool(self, record: Mapping[str, Any], path: str) -> dict[str, Any]:
-        """The vendor's update operation for the entity: the one the snapshot names, else the
-        table's update on the same path template."""
+        """The vendor's update operation the generator recorded for the write the snapshot was
+        kept for (`target.restore_tool`); none for an irreversible write."""
         target = record.get("target") or {}
         name = target.get("restore_tool")
         tool = self.vendor.by_name.get(name) if name else None
         if tool is None:
-            template = _PARAM.sub("{}", str(target.get("path") or ""))
-            tool = next(
-                (
-                    t
-                    for t in self.vendor.tools
-                    if t.get("kind") == "update" and _PARAM.sub("{}", str(t["binding"]["path"])) == template
-                ),
-                None,
-            )
-        if tool is None:
             raise _unsupported(
-                f"{RESTORE_TOOL}: {self.vendor.name} has no update operation for {path}, so this snapshot "
-                "cannot be written back; nothing was sent",
+                f"{RESTORE_TOOL}: snapshot {record.get('id')} of {path} was kept before a write that cannot "
+                "be undone by writing the state back (it deleted, sent, booked or cancelled, or "
+                f"{self.vendor.name} has no update for it); it is a record, and nothing was sent",
                 "read the kept state with resources/read and re-enter what is needed with the vendor's tools",
             )
         allowed = self.pipeline.allowed
