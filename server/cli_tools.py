@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from ledgermcp.server.cli_options import load, mode_of
+    from ledgermcp.server.cli_options import load, max_tools_of, mode_of
     from ledgermcp.server.modes import build_surface
 
     vendor, selection = load(args)
@@ -61,14 +61,16 @@ def run(args: argparse.Namespace) -> int:
                 extra = f" (alias of {r['alias_of']})" if r["alias_of"] else ""
                 out.write(f"{r['name']:<{width}}  {r['purpose']}{extra}\n")
         return 0
-    surface = build_surface(mode, vendor, selection, output_schemas=args.output_schemas)
+    surface = build_surface(
+        mode, vendor, selection, output_schemas=args.output_schemas, max_tools=max_tools_of(args)
+    )
     tools = surface.tools
     if args.format == "json":
         json.dump(tools, out, indent=2, ensure_ascii=False)
         out.write("\n")
         return 0
     groups = {t["name"]: t.get("group", "") for t in vendor.tools}
-    if mode != "full":  # a consolidated tool is one resource of a group; discovery spans them all
+    if surface.mode != "full":  # a consolidated tool is one resource of a group; discovery spans them all
         groups = {r.name: r.key[0] for r in getattr(surface, "resources", [])}
         groups.update({t["name"]: "" for t in tools if t["name"] not in groups})
     name_w = max([len(t["name"]) for t in tools] + [4])
@@ -77,4 +79,9 @@ def run(args: argparse.Namespace) -> int:
     for t in tools:
         out.write(f"{t['name']:<{name_w}}  {groups[t['name']]:<{group_w}}  {_hint_flags(t['annotations'])}\n")
     out.write(f"{len(tools)} tools\n")
+    if surface.mode == "auto":
+        out.write(
+            f"auto mode: {len(surface.operations)} operations are more than {max_tools_of(args)}; "
+            "enable_groups lists groups of them (`--mode full` shows them all)\n"
+        )
     return 0
