@@ -133,3 +133,28 @@ async def test_describe_text_carries_types_required_marks_and_nested_shapes(tmp_
         and "    - Invoice (one of: PRINT, EMAIL, PRINTSERVICE)" in answer.text
     )
     assert json.dumps(answer.structured)  # structured content stays as it was
+
+
+@pytest.mark.anyio
+async def test_the_bench_measures_auto_mode_after_enable_groups(tmp_path: Path) -> None:
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    if str(root) not in sys.path:
+        sys.path.append(str(root))
+    from bench import measure
+    from bench.harness import ENABLED_GROUPS
+
+    server = measure.Server(
+        label="fortnox auto",
+        argv=[sys.executable, "-m", "ledgermcp", "serve", "fortnox", "--sandbox", "--mode", "auto"],
+        env={"LEDGERMCP_DATA_DIR": str(tmp_path)},
+        cwd=str(tmp_path),
+        log=tmp_path / "log",
+    )
+    start = await measure.tools_list_wire(server)
+    enabled = await measure.tools_list_wire(
+        server, first_call=("enable_groups", {"groups": ENABLED_GROUPS["fortnox"]})
+    )
+    assert len(start["tools"]) == 4 and len(enabled["tools"]) == 4 + 15 + 5
+    assert enabled["bytes"] > start["bytes"]
