@@ -216,6 +216,8 @@ def create_app(
     server = build_server(vendor, pipeline, selection=selection, sandbox=sandbox, surface=surface)
     if guards is not None and guards.store is not None:
         serve_snapshots(server, pipeline, guards.store, selection)
+    approval = guards.approval if guards is not None else None
+    serve_prompts(server, vendor, surface, approval.needs_approval if approval is not None else None)
     app = App(vendor, server, pipeline, simulated, guards)
     app.surface = surface
     return app
@@ -291,6 +293,31 @@ def tool_call_result(name: str, result: Any) -> Any:
         log.exception("could not encode the result of %s", name)
         text = f"INTERNAL_ERROR: {name}: the result could not be encoded"
         return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
+
+
+def serve_prompts(server: Server[Any], vendor: Vendor, surface: Surface, needs_approval: Any) -> None:
+    """prompts/list and prompts/get (server/prompts.py), when the vendor serves any recipe.
+    `needs_approval`: the approval gate's rule; None when this server asks for no approval."""
+    from ledgermcp.server.prompts import PromptError, Prompts
+
+    prompts = Prompts(vendor, surface, needs_approval or (lambda tool: False))
+    if not prompts.offered:
+        return
+    listing = types.ListPromptsResult.model_validate({"prompts": prompts.listing()})
+
+    async def on_list_prompts(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        return listing
+
+    async def on_get_prompt(ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        try:
+            return types.GetPromptResult.model_validate(prompts.get(params.name, params.arguments))
+        except PromptError as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+
+    server.add_request_handler("prompts/list", types.PaginatedRequestParams, on_list_prompts)
+    server.add_request_handler("prompts/get", types.GetPromptRequestParams, on_get_prompt)
 
 
 def serve_snapshots(
