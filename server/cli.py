@@ -18,6 +18,7 @@ VERBS = {
     "serve": "server.cli_serve",
     "tools": "server.cli_tools",
     "call": "server.cli_call",
+    "install": "server.cli_install",
     "login": "server.cli_auth",
     "logout": "server.cli_auth",
     "profile": "server.cli_auth",
