@@ -176,6 +176,9 @@ def test_without_a_terminal_it_is_refused_unless_a_token_is_given(tmp_path: Path
     assert other.returncode == 1 and "APPROVAL_INVALID" in other.stderr and sent(tmp_path) == []
     approved = call(tmp_path, *DELETE, "--approval", token)
     assert sent(tmp_path) == [("DELETE", "/3/customers/1")], approved.stderr
+    replayed = call(tmp_path, *DELETE, "--approval", token)  # another process: the token is spent
+    assert replayed.returncode == 1 and "already used" in replayed.stderr
+    assert sent(tmp_path) == [("DELETE", "/3/customers/1")]
 
 
 def test_tables_show_lists_and_entities(capsys: pytest.CaptureFixture[str]) -> None:
