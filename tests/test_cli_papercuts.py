@@ -172,3 +172,16 @@ def test_an_unknown_tool_gets_the_nearest_names_in_the_cli(tmp_path: Path) -> No
     )
     assert done.returncode == 2
     assert "did you mean: create_customer" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_mistyped_vendor_gets_the_nearest_name(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ledgermcp", "call", "fortnx", "--list"],
+        capture_output=True,
+        text=True,
+        env=clean_env(tmp_path),
+        timeout=60,
+    )
+    assert (
+        done.returncode == 2 and "did you mean 'fortnox'?" in done.stderr and "Traceback" not in done.stderr
+    )
