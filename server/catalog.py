@@ -42,10 +42,10 @@ def available_vendors() -> list[str]:
 def load_vendor(name: str) -> Vendor:
     """Import `ledgermcp.generated.<name>.tools` and wrap it; a clear error for unknown names."""
     if name not in available_vendors():
-        import difflib
+        from ledgermcp.server.toolspec import nearest_names
 
         known = ", ".join(available_vendors()) or "none"
-        close = difflib.get_close_matches(name, available_vendors(), n=1, cutoff=0.6)
+        close = nearest_names(name, available_vendors(), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise UnknownVendorError(f"unknown vendor {name!r}; {hint}generated vendors: {known}")
     module = importlib.import_module(f"ledgermcp.generated.{name}.tools")
