@@ -42,6 +42,12 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """A wheel in dist/, to install elsewhere: `pipx install dist/ledgermcp-*.whl` (or `uv tool install`)."""
+    session.run("python", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", "dist", ".")
+
+
+@nox.session(python=PYTHON)
 def regen(session: nox.Session) -> None:
     """Regenerate generated/ for every vendor (or the ones named) and show the tool-surface change."""
     session.install("-e", ".[codegen]")

@@ -35,8 +35,10 @@ from bench.report import render_markdown, verdicts
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-MODES = ("full", "consolidated", "discovery")
+MODES = ("full", "consolidated", "discovery", "auto")
 VENDORS = ("fortnox", "smallinvoice")
+# auto mode is measured twice: as it starts, and after enable_groups added two groups
+ENABLED_GROUPS = {"fortnox": ["invoices", "customers"], "smallinvoice": ["receivables", "contacts"]}
 # The benchmarked read: Fortnox `GET /3/customers/{CustomerNumber}`.
 CALL_PATH, CALL_METHOD, CUSTOMER = "/3/customers/{CustomerNumber}", "get", "1001"
 LEDGERMCP_TOOL = "get_customer"
@@ -245,6 +247,16 @@ async def tools_list_rows(bench: Bench, count: Callable[[str], int]) -> dict[str
                 bench, f"tools/list {server.label}", lambda s=server: measure.tools_list_wire(s)
             )
             row[mode] = _wire_summary(wire, count) if wire else {"na": "server failed, see errors"}
+            if mode == "auto":
+                call = ("enable_groups", {"groups": ENABLED_GROUPS[vendor]})
+                wire = await guarded(
+                    bench,
+                    f"tools/list {server.label} after enable_groups",
+                    lambda s=server, c=call: measure.tools_list_wire(s, first_call=c),
+                )
+                row["auto_enabled"] = (
+                    _wire_summary(wire, count) if wire else {"na": "server failed, see errors"}
+                )
         fastmcp = bench.fastmcp_server(vendor)
         if fastmcp is None:
             row["fastmcp"] = {"na": "FastMCP not installed"}
@@ -511,7 +523,7 @@ def metrics(bench: Bench, labels: dict[str, str]) -> list[dict[str, Any]]:
     for vendor in VENDORS:
         vendor_rows = tools.get(vendor, {})
         fastmcp = vendor_rows.get("fastmcp", {})
-        for mode in MODES:
+        for mode in (*MODES, "auto_enabled"):
             mine = vendor_rows.get(mode, {})
             na = {k: v["na"] for k, v in (("ledgermcp", mine), ("fastmcp", fastmcp)) if "na" in v}
             if mode == "full":
@@ -524,7 +536,8 @@ def metrics(bench: Bench, labels: dict[str, str]) -> list[dict[str, Any]]:
                 )
             row(
                 f"{vendor}_{mode}_tokens",
-                f"tools/list tokens, {vendor}, {mode}",
+                f"tools/list tokens, {vendor}, "
+                + (mode if mode != "auto_enabled" else f"auto + {', '.join(ENABLED_GROUPS[vendor])}"),
                 "tokens",
                 {"ledgermcp": mine.get("tokens"), "fastmcp": fastmcp.get("tokens")},
                 na,

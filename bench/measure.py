@@ -159,8 +159,11 @@ async def cold_start(server: Server) -> dict[str, Any]:
 # ------------------------------------------------------------------ tools/list on the wire
 
 
-async def tools_list_wire(server: Server, timeout: float = 120.0) -> dict[str, Any]:
-    """The `tools/list` answer as bytes on stdout (all pages), and the tools it lists."""
+async def tools_list_wire(
+    server: Server, timeout: float = 120.0, *, first_call: tuple[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The `tools/list` answer as bytes on stdout (all pages), and the tools it lists; with
+    `first_call` (tool, arguments), after that tool was called (auto mode's enable_groups)."""
     with server.log.open("a") as errlog:
         proc = await asyncio.create_subprocess_exec(
             *server.argv,
@@ -204,6 +207,13 @@ async def tools_list_wire(server: Server, timeout: float = 120.0) -> dict[str, A
             proc.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
             await proc.stdin.drain()
             size, tools, pages, cursor, msg_id = 0, [], 0, None, 2
+            if first_call is not None:
+                _, called = await request(
+                    msg_id, "tools/call", {"name": first_call[0], "arguments": first_call[1]}
+                )
+                if called.get("isError"):
+                    raise MeasureError(f"{server.label}: {first_call[0]} failed: {called.get('content')}")
+                msg_id += 1
             texts = []
             while True:
                 raw, result = await request(msg_id, "tools/list", {"cursor": cursor} if cursor else {})

@@ -41,6 +41,9 @@ def _instructions(vendor: Vendor, sandbox: bool, mode: str = "full") -> str:
         "consolidated": "Each tool is one resource; its `action` argument picks the API operation",
         "discovery": "Find API operations with search_operations, read their arguments with "
         "describe_operation and run them with call_operation",
+        "auto": "Find API operations with search_operations, read their arguments with "
+        "describe_operation and run them with call_operation, or list whole groups of them as tools "
+        "with enable_groups",
     }[mode]
     text = (
         f"Tools for the {title} API. {offer}; arguments are checked before anything is sent, and "
@@ -60,36 +63,75 @@ def build_server(
     surface: Surface | None = None,
 ) -> Server[Any]:
     """An SDK `Server` whose tools/list is the surface's tools (default: full mode over the
-    selection) and whose tools/call runs them through the pipeline."""
+    selection) and whose tools/call runs them through the pipeline. A surface whose listing can
+    change (auto mode) gets `tools/list_changed` sent after a call changed it: as a notification on
+    handshake-era connections, on `subscriptions/listen` streams on 2026-07-28."""
     surface = surface or build_surface("full", vendor, selection)
     # The answer is the wire form itself: the SDK validates and dumps whatever a handler returns,
     # so models here would only add a copy of the whole listing (a few MiB for Fortnox).
     for tool in surface.tools:
         types.Tool.model_validate(tool)  # a malformed tool fails here, at start-up
     empty = types.ListToolsResult(tools=[]).model_dump(by_alias=True, mode="json", exclude_none=True)
-    listed: dict[str, Any] = {**empty, "tools": surface.tools}  # the model's own defaults, per era
+    listed: list[Any] = [surface.version, {**empty, "tools": surface.tools}]  # the model's own defaults
     pipeline.allowed = surface.operation_names
+    bus = None
+    if surface.dynamic:
+        from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
+
+        bus = InMemorySubscriptionBus()
 
     async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> dict[str, Any]:
-        return listed
+        if listed[0] != surface.version:
+            listed[:] = [surface.version, {**empty, "tools": surface.tools}]
+        return listed[1]  # type: ignore[no-any-return]
 
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
+        before = surface.version
         try:
             result = await surface.call(pipeline, params.name, params.arguments, context=ctx)
-        except UnknownToolError as exc:
+        except UnknownToolError:
             raise MCPError(
-                types.INVALID_PARAMS, f"{exc}; tools/list shows the tools this server offers"
+                types.INVALID_PARAMS,
+                f"{surface.unknown_tool(params.name)}; tools/list shows the tools this server offers",
             ) from None
+        if surface.version != before:
+            for tool in surface.tools:
+                types.Tool.model_validate(tool)
+            await _tools_changed(ctx, bus)
         return tool_call_result(params.name, result)
 
-    return Server(
+    server = Server(
         f"ledgermcp-{vendor.name}",
         version=__version__,
         title=f"ledgermcp: {vendor.info.get('title') or vendor.name}" + (" (sandbox)" if sandbox else ""),
         instructions=_instructions(vendor, sandbox, surface.mode),
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
+        on_subscriptions_listen=ListenHandler(bus) if bus is not None else None,
     )
+    return server
+
+
+async def _tools_changed(ctx: Any, bus: Any) -> None:
+    """Tell the client its tool list changed, in the way its protocol revision has."""
+    from mcp.shared.subscriptions import ToolsListChanged
+    from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+    session = getattr(ctx, "session", None)
+    try:
+        if session is not None and session.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            await session.send_tool_list_changed()
+        elif bus is not None:
+            await bus.publish(ToolsListChanged())
+    except Exception:  # the call itself succeeded; the client can still list again
+        log.warning("could not send tools/list_changed")
+
+
+def notification_options(app: App) -> Any:
+    """The list-changed flags a handshake-era client is told at `initialize`."""
+    from mcp.server.lowlevel.server import NotificationOptions
+
+    return NotificationOptions(tools_changed=bool(app.surface is not None and app.surface.dynamic))
 
 
 class App:
@@ -126,6 +168,8 @@ def create_app(
     auth: Any = None,
     mode: str = "full",
     output_schemas: bool = False,
+    max_tools: int | None = None,
+    ask: Any = None,
 ) -> App:
     """Wire settings, the HTTP seam (or the sandbox), the pipeline and the MCP server together.
 
@@ -135,8 +179,9 @@ def create_app(
     installed: `ledgermcp serve` always passes one.
     `auth`: an `httpx.Auth` for the vendor (the rotating OAuth2 tokens of a profile); without it the
     HTTP stack derives auth from the environment.
-    `mode`: `full`, `consolidated` or `discovery` (server/modes/); `output_schemas`: list the
-    answers' schemas too (full mode)."""
+    `mode`: `auto`, `full`, `consolidated` or `discovery` (server/modes/; `max_tools`: auto's
+    threshold); `output_schemas`: list the answers' schemas too (full mode).
+    `ask`: how the approval gate asks the human (default: the MCP client's elicitation)."""
     env = os.environ if environ is None else environ
     settings = settings or load_settings(vendor.info, env)
     simulated = None
@@ -158,11 +203,21 @@ def create_app(
     if safety is not None:
         from ledgermcp.server.safety import install
 
-        guards = install(pipeline, safety, ask=ask_user)
-    surface = build_surface(mode, vendor, selection, output_schemas=output_schemas)
+        guards = install(pipeline, safety, ask=ask or ask_user)
+    from ledgermcp.server.modes import DEFAULT_MAX_TOOLS
+
+    surface = build_surface(
+        mode,
+        vendor,
+        selection,
+        output_schemas=output_schemas,
+        max_tools=DEFAULT_MAX_TOOLS if max_tools is None else max_tools,
+    )
     server = build_server(vendor, pipeline, selection=selection, sandbox=sandbox, surface=surface)
     if guards is not None and guards.store is not None:
         serve_snapshots(server, pipeline, guards.store, selection)
+    approval = guards.approval if guards is not None else None
+    serve_prompts(server, vendor, surface, approval.needs_approval if approval is not None else None)
     app = App(vendor, server, pipeline, simulated, guards)
     app.surface = surface
     return app
@@ -240,6 +295,31 @@ def tool_call_result(name: str, result: Any) -> Any:
         return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
 
 
+def serve_prompts(server: Server[Any], vendor: Vendor, surface: Surface, needs_approval: Any) -> None:
+    """prompts/list and prompts/get (server/prompts.py), when the vendor serves any recipe.
+    `needs_approval`: the approval gate's rule; None when this server asks for no approval."""
+    from ledgermcp.server.prompts import PromptError, Prompts
+
+    prompts = Prompts(vendor, surface, needs_approval or (lambda tool: False))
+    if not prompts.offered:
+        return
+    listing = types.ListPromptsResult.model_validate({"prompts": prompts.listing()})
+
+    async def on_list_prompts(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        return listing
+
+    async def on_get_prompt(ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        try:
+            return types.GetPromptResult.model_validate(prompts.get(params.name, params.arguments))
+        except PromptError as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+
+    server.add_request_handler("prompts/list", types.PaginatedRequestParams, on_list_prompts)
+    server.add_request_handler("prompts/get", types.GetPromptRequestParams, on_get_prompt)
+
+
 def serve_snapshots(
     server: Server[Any], pipeline: CallPipeline, store: Any, selection: Selection | None
 ) -> None:
@@ -310,6 +390,8 @@ async def serve_stdio(app: App) -> None:
 
     try:
         async with pipe_streams() as streams, stdio_server(*(streams or ())) as (read_stream, write_stream):  # type: ignore[arg-type]
-            await app.server.run(read_stream, write_stream, app.server.create_initialization_options())
+            await app.server.run(
+                read_stream, write_stream, app.server.create_initialization_options(notification_options(app))
+            )
     finally:
         await app.aclose()

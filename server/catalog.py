@@ -42,8 +42,12 @@ def available_vendors() -> list[str]:
 def load_vendor(name: str) -> Vendor:
     """Import `ledgermcp.generated.<name>.tools` and wrap it; a clear error for unknown names."""
     if name not in available_vendors():
+        from ledgermcp.server.toolspec import nearest_names
+
         known = ", ".join(available_vendors()) or "none"
-        raise UnknownVendorError(f"unknown vendor {name!r}; generated vendors: {known}")
+        close = nearest_names(name, available_vendors(), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UnknownVendorError(f"unknown vendor {name!r}; {hint}generated vendors: {known}")
     module = importlib.import_module(f"ledgermcp.generated.{name}.tools")
     tools: list[dict[str, Any]] = module.TOOLS
     return Vendor(info=module.VENDOR, tools=tools, by_name={t["name"]: t for t in tools})

@@ -17,6 +17,8 @@ VERBS = {
     "generate": "codegen.cli_verbs",
     "serve": "server.cli_serve",
     "tools": "server.cli_tools",
+    "call": "server.cli_call",
+    "install": "server.cli_install",
     "login": "server.cli_auth",
     "logout": "server.cli_auth",
     "profile": "server.cli_auth",
@@ -55,7 +57,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(words)
     try:
         result = args.handler(args)
+        sys.stdout.flush()  # inside the guard: a reader that left early shows up here too
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _reader_left()
     return int(result or 0)
+
+
+def _reader_left() -> int:
+    """stdout's reader closed the pipe (`ledgermcp tools fortnox | head`): stop quietly, as other
+    command-line tools do, with SIGPIPE's status. stdout now points at /dev/null, so the
+    interpreter's final flush has nowhere to fail."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return 141

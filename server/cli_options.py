@@ -25,10 +25,18 @@ def add_mode_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("how tools are offered")
     group.add_argument(
         "--mode",
-        choices=("full", "consolidated", "discovery"),
+        choices=("auto", "full", "consolidated", "discovery"),
         default=None,
-        help="full: one tool per operation (default); consolidated: one tool per resource with an "
-        "`action` argument; discovery: search, describe and call (also LEDGERMCP_MODE)",
+        help="auto (default): full when the selection has at most --max-tools tools, else discovery "
+        "plus enable_groups; full: one tool per operation; consolidated: one tool per resource with "
+        "an `action` argument; discovery: search, describe and call (also LEDGERMCP_MODE)",
+    )
+    group.add_argument(
+        "--max-tools",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="auto mode: list every tool when there are at most N (default 40, also LEDGERMCP_MAX_TOOLS)",
     )
     group.add_argument(
         "--output-schemas",
@@ -37,8 +45,18 @@ def add_mode_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("it must be at least 1")
+    return value
+
+
 def mode_of(args: argparse.Namespace) -> str:
-    """The mode from --mode, else LEDGERMCP_MODE, else full; SystemExit(2) when unknown."""
+    """The mode from --mode, else LEDGERMCP_MODE, else auto; SystemExit(2) when unknown."""
     import sys
 
     from ledgermcp.server.modes import ModeError, mode_from
@@ -47,6 +65,19 @@ def mode_of(args: argparse.Namespace) -> str:
         return mode_from(getattr(args, "mode", None))
     except ModeError as exc:
         print(f"ledgermcp: {exc} (LEDGERMCP_MODE)", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def max_tools_of(args: argparse.Namespace) -> int:
+    """Auto mode's threshold from --max-tools, else LEDGERMCP_MAX_TOOLS, else 40."""
+    import sys
+
+    from ledgermcp.server.modes import ModeError, max_tools_from
+
+    try:
+        return max_tools_from(getattr(args, "max_tools", None))
+    except ModeError as exc:
+        print(f"ledgermcp: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -74,3 +105,58 @@ def load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         print(f"ledgermcp: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     return vendor, selection
+
+
+def add_account_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="answer from an in-memory simulated vendor: no network, no account",
+    )
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="tenant profile whose stored tokens to use (default: LEDGERMCP_PROFILE, then the active profile)",
+    )
+
+
+def add_safety_options(parser: argparse.ArgumentParser) -> None:
+    safety = parser.add_argument_group("write safety")
+    safety.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=None,
+        help="tools that write return what they would send and send nothing (also LEDGERMCP_DRY_RUN=1)",
+    )
+    safety.add_argument(
+        "--approve",
+        choices=("destructive", "writes", "never"),
+        default=None,
+        help="which tools need a human's approval of the previewed plan "
+        "(default: destructive; never with --sandbox)",
+    )
+    safety.add_argument(
+        "--snapshot-dir",
+        default=None,
+        metavar="DIR",
+        help="where the state before each write is kept (default: the user data directory)",
+    )
+    safety.add_argument(
+        "--no-snapshot",
+        dest="snapshots",
+        action="store_false",
+        default=None,
+        help="do not read and keep the state before writes",
+    )
+    safety.add_argument(
+        "--snapshot-fail-open",
+        action="store_true",
+        default=None,
+        help="when the snapshot read fails, warn and write anyway (default: block the write)",
+    )
+    safety.add_argument(
+        "--audit-log",
+        default=None,
+        metavar="FILE",
+        help="append-only JSONL log of write attempts ('-' for none; default: the user data directory)",
+    )

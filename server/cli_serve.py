@@ -4,70 +4,32 @@ server/remote.py)."""
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from ledgermcp.server.cli_options import add_mode_options, add_selection_options, add_vendor_argument
+from ledgermcp.server.cli_options import (
+    add_account_options,
+    add_mode_options,
+    add_safety_options,
+    add_selection_options,
+    add_vendor_argument,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "serve",
-        help="run a vendor's MCP server over stdio",
-        description="Run the MCP server for VENDOR over stdio. Credentials and the base URL come from "
-        "the environment (`ledgermcp tools VENDOR --env` lists the variables).",
+        help="run a vendor's MCP server (stdio, or Streamable HTTP with --transport http)",
+        description="Run the MCP server for VENDOR over stdio, or over stateless Streamable HTTP with "
+        "`--transport http` (`/mcp`, `/healthz`). Credentials come from `ledgermcp login VENDOR` or "
+        "the environment, the base URL from the environment (`ledgermcp tools VENDOR --env` lists "
+        "the variables).",
     )
     add_vendor_argument(parser)
-    parser.add_argument(
-        "--sandbox",
-        action="store_true",
-        help="answer from an in-memory simulated vendor: no network, no account",
-    )
-    parser.add_argument(
-        "--profile",
-        default=None,
-        help="tenant profile whose stored tokens to use (default: LEDGERMCP_PROFILE, then the active profile)",
-    )
+    add_account_options(parser)
     add_selection_options(parser)
     add_mode_options(parser)
     _add_transport_options(parser)
-    safety = parser.add_argument_group("write safety")
-    safety.add_argument(
-        "--dry-run",
-        action="store_true",
-        default=None,
-        help="tools that write return what they would send and send nothing (also LEDGERMCP_DRY_RUN=1)",
-    )
-    safety.add_argument(
-        "--approve",
-        choices=("destructive", "writes", "never"),
-        default=None,
-        help="which tools need a human's approval of the previewed plan "
-        "(default: destructive; never with --sandbox)",
-    )
-    safety.add_argument(
-        "--snapshot-dir",
-        default=None,
-        metavar="DIR",
-        help="where the state before each write is kept (default: the user data directory)",
-    )
-    safety.add_argument(
-        "--no-snapshot",
-        dest="snapshots",
-        action="store_false",
-        default=None,
-        help="do not read and keep the state before writes",
-    )
-    safety.add_argument(
-        "--snapshot-fail-open",
-        action="store_true",
-        default=None,
-        help="when the snapshot read fails, warn and write anyway (default: block the write)",
-    )
-    safety.add_argument(
-        "--audit-log",
-        default=None,
-        metavar="FILE",
-        help="append-only JSONL log of write attempts ('-' for none; default: the user data directory)",
-    )
+    add_safety_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -121,24 +83,57 @@ def run(args: argparse.Namespace) -> int:
 
     import anyio
 
-    from ledgermcp.server.cli_options import load, mode_of
-
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="ledgermcp: %(levelname)s %(message)s"
     )
-    vendor, selection = load(args)
-    mode = mode_of(args)
-    if not selection.apply(vendor.tools):
-        print("ledgermcp: the selection leaves no tools to serve", file=sys.stderr)
-        return 2
-    from ledgermcp.server.remote import apply_timeout, prepare_http
+    from ledgermcp.server.remote import prepare_http
 
     remote = prepare_http(args) if getattr(args, "transport", "stdio") == "http" else None
     if getattr(args, "transport", "stdio") == "http" and remote is None:
         return 2
+    app = open_app(args)
+    if isinstance(app, int):
+        return app
+    if app.safety is not None and app.safety.options.dry_run:
+        print("ledgermcp: dry run: tools that write return their plan and send nothing", file=sys.stderr)
+    if args.sandbox:
+        print(
+            f"ledgermcp: serving {app.vendor.name} from the sandbox (in-memory; nothing leaves this process)",
+            file=sys.stderr,
+        )
+    if remote is not None:
+        from ledgermcp.server.remote import serve_http
+
+        return serve_http(app, remote, sandbox=args.sandbox)
+    from ledgermcp.server.app import serve_stdio
+
+    anyio.run(serve_stdio, app)
+    return 0
+
+
+def open_app(
+    args: argparse.Namespace, *, ask: Any = None, mode: str | None = None, used_tokens: Any = None
+) -> Any:
+    """The vendor's app as the parsed options describe it (selection, mode, sandbox, safety, the
+    profile's auth, timeout): what `serve` serves and what `ledgermcp call` calls through. Returns
+    an exit status instead when an option or setting is wrong (the message is on stderr).
+    `ask`: how approval asks the human (default: the MCP client); `mode`: instead of --mode;
+    `used_tokens`: where spent approval tokens are recorded when Redis is not configured."""
+    import sys
+
+    from ledgermcp.server.cli_options import load, max_tools_of, mode_of
+
+    vendor, selection = load(args)
+    mode = mode or mode_of(args)
+    max_tools = max_tools_of(args) if mode == "auto" else None
+    if not selection.apply(vendor.tools):
+        print("ledgermcp: the selection leaves no tools to serve", file=sys.stderr)
+        return 2
+    from ledgermcp.server.remote import apply_timeout
+
     apply_timeout(vendor.info, getattr(args, "timeout", None))
 
-    from ledgermcp.server.app import create_app, serve_stdio
+    from ledgermcp.server.app import create_app
     from ledgermcp.server.http.errors import StackError
     from ledgermcp.server.safety import options_from_env, sandbox_defaults
 
@@ -156,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"ledgermcp: {exc}", file=sys.stderr)
         return 2
+    if used_tokens is not None and safety.used_tokens is None:
+        safety.used_tokens = used_tokens
     auth = None
     if not args.sandbox:
         from ledgermcp.server.oauth.auth import auth_for_serve
@@ -177,21 +174,23 @@ def run(args: argparse.Namespace) -> int:
             safety=safety,
             auth=auth,
             mode=mode,
-            output_schemas=args.output_schemas,
+            output_schemas=getattr(args, "output_schemas", False),
+            max_tools=max_tools,
+            ask=ask,
         )
     except StackError as exc:  # a malformed setting (base URL, timeout): say which, no traceback
         print(f"ledgermcp: {exc}" + (f" ({exc.hint})" if exc.hint else ""), file=sys.stderr)
         return 2
-    if safety.dry_run:
-        print("ledgermcp: dry run: tools that write return their plan and send nothing", file=sys.stderr)
-    if args.sandbox:
-        print(
-            f"ledgermcp: serving {vendor.name} from the sandbox (in-memory; nothing leaves this process)",
-            file=sys.stderr,
-        )
-    if remote is not None:
-        from ledgermcp.server.remote import serve_http
+    forwarded = getattr(args, "allow_upstream_credentials", False)  # each request brings its own
+    if not args.sandbox and auth is None and not app.pipeline.settings.credentials and not forwarded:
+        print(no_credentials_warning(vendor, args.profile), file=sys.stderr)
+    return app
 
-        return serve_http(app, remote, sandbox=args.sandbox)
-    anyio.run(serve_stdio, app)
-    return 0
+
+def no_credentials_warning(vendor: Any, profile: str | None) -> str:
+    login = f"ledgermcp login {vendor.name}" + (f" --profile {profile}" if profile else "")
+    return (
+        f"ledgermcp: warning: no credentials for {vendor.name}: requests go out unauthenticated and "
+        f"the vendor will refuse them. Run `{login}`, or set {vendor.env_prefix}_ACCESS_TOKEN "
+        f"(`ledgermcp tools {vendor.name} --env` lists every variable); --sandbox needs none."
+    )

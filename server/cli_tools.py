@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from ledgermcp.server.cli_options import load, mode_of
+    from ledgermcp.server.cli_options import load, max_tools_of, mode_of
     from ledgermcp.server.modes import build_surface
     from ledgermcp.server.toolspec import Selection
 
@@ -112,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
                 extra = f" (alias of {r['alias_of']})" if r["alias_of"] else ""
                 out.write(f"{r['name']:<{width}}  {r['purpose']}{extra}\n")
         return 0
-    surface = build_surface(mode, vendor, selection, output_schemas=args.output_schemas)
+    surface = build_surface(
+        mode, vendor, selection, output_schemas=args.output_schemas, max_tools=max_tools_of(args)
+    )
     tools = surface.tools
     if args.format == "json":
         json.dump(tools, out, indent=2, ensure_ascii=False)
@@ -120,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     groups = {t["name"]: t.get("group", "") for t in vendor.tools}
     effects = {t["name"]: (t.get("facts") or {}).get("effect", "") for t in vendor.tools}
-    if mode != "full":  # a consolidated tool is one resource of a group; discovery spans them all
+    if surface.mode != "full":  # a consolidated tool is one resource of a group; discovery spans them all
         groups = {r.name: r.key[0] for r in getattr(surface, "resources", [])}
         groups.update({t["name"]: "" for t in tools if t["name"] not in groups})
     name_w = max([len(t["name"]) for t in tools] + [4])
@@ -132,4 +134,9 @@ def run(args: argparse.Namespace) -> int:
             f"{t['name']:<{name_w}}  {groups[t['name']]:<{group_w}}  {effect:<7}  {_hint_flags(t['annotations'])}\n"
         )
     out.write(f"{len(tools)} tools\n")
+    if surface.mode == "auto":
+        out.write(
+            f"auto mode: {len(surface.operations)} operations are more than {max_tools_of(args)}; "
+            "enable_groups lists groups of them (`--mode full` shows them all)\n"
+        )
     return 0

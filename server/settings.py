@@ -57,8 +57,143 @@ def env_table(info: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "alias_of": var.name,
                 }
             )
+    rows += _oauth_rows(info)
     rows.append(_rate_limit_row(info))
     rows += _approval_rows()
+    rows += [_row(name, kind, secret, purpose) for name, kind, secret, purpose in SERVER_VARIABLES]
+    return rows
+
+
+def _row(name: str, kind: str, secret: bool, purpose: str, alias_of: str | None = None) -> dict[str, Any]:
+    return {"name": name, "kind": kind, "secret": secret, "purpose": purpose, "alias_of": alias_of}
+
+
+# What the OAuth2 layer (server/oauth/config.py) reads per vendor, beyond the HTTP stack's kinds.
+OAUTH_KINDS = (
+    ("client_id", False, "OAuth2 client id (login, and renewing a refresh token)"),
+    ("client_secret", True, "OAuth2 client secret (login, and renewing a refresh token)"),
+    (
+        "refresh_token",
+        True,
+        "OAuth2 refresh token to start a rotation chain from (stored tokens win after the first rotation)",
+    ),
+    ("access_token", True, "access token sent as 'Authorization: Bearer' (used as is; not renewed)"),
+    ("token_url", False, "OAuth2 token endpoint (default: the vendor's)"),
+    ("authorize_url", False, "OAuth2 authorization endpoint for `ledgermcp login` (default: the vendor's)"),
+    (
+        "redirect_port",
+        False,
+        "port of the login callback on 127.0.0.1 (must match the registered redirect URI)",
+    ),
+    ("tenant_id", False, "tenant id for a client-credentials login (service accounts)"),
+)
+
+# Server-wide variables (not per vendor), with the module that reads each.
+SERVER_VARIABLES = (
+    (
+        "LEDGERMCP_MODE",
+        "mode",
+        False,
+        "how tools are offered: auto, full, consolidated or discovery (--mode)",
+    ),
+    (
+        "LEDGERMCP_MAX_TOOLS",
+        "max_tools",
+        False,
+        "auto mode: list every tool up to this many, else start with discovery (--max-tools; default 40)",
+    ),
+    (
+        "LEDGERMCP_DRY_RUN",
+        "dry_run",
+        False,
+        "1: tools that write return their plan and send nothing (--dry-run)",
+    ),
+    (
+        "LEDGERMCP_APPROVE",
+        "approve",
+        False,
+        "destructive, writes or never: which tools need approval (--approve)",
+    ),
+    (
+        "LEDGERMCP_SNAPSHOT_DIR",
+        "snapshot_dir",
+        False,
+        "where the state before each write is kept (--snapshot-dir)",
+    ),
+    ("LEDGERMCP_NO_SNAPSHOT", "no_snapshot", False, "1: do not keep the state before writes (--no-snapshot)"),
+    (
+        "LEDGERMCP_SNAPSHOT_FAIL_OPEN",
+        "snapshot_fail_open",
+        False,
+        "1: write even when the snapshot read fails (--snapshot-fail-open)",
+    ),
+    (
+        "LEDGERMCP_AUDIT_LOG",
+        "audit_log",
+        False,
+        "JSONL audit log of write attempts, '-' for none (--audit-log)",
+    ),
+    ("LEDGERMCP_PROFILE", "profile", False, "tenant profile whose stored tokens to use (--profile)"),
+    (
+        "LEDGERMCP_TOKEN_STORE",
+        "token_store",
+        False,
+        "where OAuth tokens are stored: file (default), keyring or redis",
+    ),
+    (
+        "LEDGERMCP_REDIS_LOCK_TTL",
+        "redis_lock_ttl",
+        False,
+        "seconds a Redis token-refresh lock is held at most (default 30)",
+    ),
+    (
+        "LEDGERMCP_DATA_DIR",
+        "data_dir",
+        False,
+        "data folder: token files, snapshots, audit log, approval key (default: the user data directory)",
+    ),
+    (
+        "LEDGERMCP_CONFIG_DIR",
+        "config_dir",
+        False,
+        "config folder: the active-profile pointer (default: the user config directory)",
+    ),
+    (
+        "LEDGERMCP_HTTP_TOKEN",
+        "http_token",
+        True,
+        "--transport http: bearer token every request must carry (required off loopback)",
+    ),
+    (
+        "LEDGERMCP_HTTP_ALLOWED_ORIGINS",
+        "http_allowed_origins",
+        False,
+        "--transport http: browser origins allowed besides loopback (--allow-origin)",
+    ),
+    (
+        "LEDGERMCP_SANDBOX_JOURNAL",
+        "sandbox_journal",
+        False,
+        "--sandbox: append each simulated request to this JSONL file",
+    ),
+)
+
+
+def _oauth_rows(info: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The OAuth2 variables, for vendors with an OAuth2 token endpoint; kinds the HTTP stack
+    already listed are not repeated."""
+    from ledgermcp.server.oauth.config import is_oauth_vendor
+
+    if not is_oauth_vendor(info):
+        return []
+    listed = {var.kind for var in accepted_env_vars(info)}
+    rows = []
+    for kind, secret, purpose in OAUTH_KINDS:
+        if kind in listed:
+            continue
+        primary, *aliases = env_names(info, kind)
+        rows.append(_row(primary, kind, secret, purpose))
+        rows += [_row(alias, kind, secret, purpose, primary) for alias in aliases]
     return rows
 
 

@@ -73,6 +73,13 @@ class Selection:
         return sorted((t for t in tools if self.matches(t)), key=lambda t: str(t["name"]))
 
 
+def nearest_names(name: str, names: Iterable[str], n: int = 3) -> list[str]:
+    """The names closest to a mistyped one (difflib), best first."""
+    import difflib
+
+    return difflib.get_close_matches(name, list(names), n=n, cutoff=0.6)
+
+
 def wire_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
     """One table entry in MCP wire shape, uncompacted (title, description and schema as generated)."""
     ann = tool.get("annotations") or {}

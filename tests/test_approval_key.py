@@ -206,7 +206,20 @@ def test_serve_refuses_a_malformed_key_with_exit_2(tmp_path: Path, extra: list[s
     )
     port = free_port()
     done = subprocess.run(
-        [sys.executable, "-c", CLI, "serve", "fortnox", *extra, "--transport", "http", "--port", str(port)],
+        [
+            sys.executable,
+            "-c",
+            CLI,
+            "serve",
+            "fortnox",
+            "--mode",
+            "full",
+            *extra,
+            "--transport",
+            "http",
+            "--port",
+            str(port),
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -222,7 +222,7 @@ def test_probe_without_modes_or_rate_limit_variable(tmp_path: Path) -> None:
         tmp_path, "usage: ledgermcp serve [--sandbox] VENDOR", "LEDGERMCP_FORTNOX_BASE_URL  base URL"
     )
     assert bench.has_mode_flag is False
-    assert bench.modes == {"full": False, "consolidated": False, "discovery": False}
+    assert bench.modes == {"full": False, "consolidated": False, "discovery": False, "auto": False}
     assert bench.rate_limit_value == {}
     assert any("--mode" in note for note in bench.notes)
     assert any("bench.ledgermcp_entry" in note for note in bench.notes)
@@ -238,7 +238,7 @@ def test_probe_with_some_modes_and_the_rate_limit_variable(tmp_path: Path) -> No
         "  --mode {full,consolidated}  full or consolidated",
         "LEDGERMCP_FORTNOX_RATE_LIMIT  N/S or off (default 25/5)",
     )
-    assert bench.modes == {"full": True, "consolidated": True, "discovery": False}
+    assert bench.modes == {"full": True, "consolidated": True, "discovery": False, "auto": False}
     assert bench.rate_limit_value["fortnox"] == "off"
     server = bench.ledgermcp_server("fortnox", "consolidated", for_calls=True)
     assert server.argv[0] == bench.ledgermcp and server.argv[-2:] == ["--mode", "consolidated"]

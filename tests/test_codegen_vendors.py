@@ -125,7 +125,7 @@ def test_tool_names_are_well_formed(vendor: str) -> None:
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_tools_list_output_is_complete_and_valid(vendor: str) -> None:
     """`ledgermcp tools VENDOR --format json` is what an MCP tools/list returns."""
-    result = run_cli("tools", vendor, "--format", "json", timeout=60)
+    result = run_cli("tools", vendor, "--mode", "full", "--format", "json", timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     listed = json.loads(result.stdout)
     assert len(listed) == OPERATIONS[vendor] - len(table(vendor).VENDOR["excluded"])

@@ -27,7 +27,18 @@ def anyio_backend() -> str:
 def serve(tmp_path: Path, *extra: str) -> StdioServerParameters:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERMCP_")}
     env["LEDGERMCP_SANDBOX_JOURNAL"] = str(tmp_path / "journal.jsonl")
-    args = ["-m", "ledgermcp", "serve", "fortnox", "--sandbox", "--approve", "destructive", *extra]
+    args = [
+        "-m",
+        "ledgermcp",
+        "serve",
+        "fortnox",
+        "--sandbox",
+        "--mode",
+        "full",
+        "--approve",
+        "destructive",
+        *extra,
+    ]
     return StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(tmp_path))
 
 

@@ -36,7 +36,18 @@ class ServerProcess:
         self.log_path = log
         self._log = log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", CLI, "serve", *args, "--transport", "http", "--port", str(self.port)],
+            [
+                sys.executable,
+                "-c",
+                CLI,
+                "serve",
+                *args,
+                *([] if "--mode" in args else ["--mode", "full"]),
+                "--transport",
+                "http",
+                "--port",
+                str(self.port),
+            ],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

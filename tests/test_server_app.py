@@ -135,7 +135,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_tools_verb_json_and_table_and_env() -> None:
-    out = run_cli("tools", "smallinvoice", "--format", "json")
+    out = run_cli("tools", "smallinvoice", "--mode", "full", "--format", "json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == wire_tools(load_vendor("smallinvoice"))
     table = run_cli("tools", "fortnox", "--groups", "customers")

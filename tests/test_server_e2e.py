@@ -48,7 +48,16 @@ def serve(tmp_path: Path, vendor: str, *extra: str) -> tuple[StdioServerParamete
     env["LEDGERMCP_SANDBOX_JOURNAL"] = str(journal)
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-c", LAUNCHER, str(modules), "serve", vendor, "--sandbox", *extra],
+        args=[
+            "-c",
+            LAUNCHER,
+            str(modules),
+            "serve",
+            vendor,
+            "--sandbox",
+            *([] if "--mode" in extra else ["--mode", "full"]),
+            *extra,
+        ],
         env=env,
         cwd=str(tmp_path),
     )

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledgermcp.server import shaping
-from ledgermcp.server.modes import Surface, argument_error, merged_hints
+from ledgermcp.server.modes import Surface, argument_error, argument_lines, merged_hints
 from ledgermcp.server.render import ToolResult
 from ledgermcp.server.toolspec import listed_tool, vendor_title
 
@@ -209,11 +209,13 @@ class ConsolidatedSurface(Surface):
             listed = listed_tool(op, self.title, outputs.get(str(op["name"])))
             listed.pop("name")
             described.append({ACTION_ARG: action, "operation": op["name"], **listed})
-        lines = [
-            f"{d[ACTION_ARG]}: {d.get('description', '')} Arguments: "
-            + (", ".join(d["inputSchema"].get("properties") or {}) or "none")
-            for d in described
-        ]
+        lines = []
+        for d in described:
+            args = argument_lines(d["inputSchema"], 1)
+            lines.append(
+                f"{d[ACTION_ARG]}: {d.get('description', '')} Arguments:" + (" none" if not args else "")
+            )
+            lines += args
         text = f'{r.name} actions (arguments go beside "{ACTION_ARG}"):\n' + "\n".join(lines)
         return ToolResult([{"type": "text", "text": text}], {"tool": r.name, "actions": described})
 

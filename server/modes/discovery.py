@@ -17,10 +17,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ledgermcp.server.modes import Surface, argument_error, merged_hints
+from ledgermcp.server.modes import Surface, argument_error, arguments_text, merged_hints
 from ledgermcp.server.render import ToolResult
 from ledgermcp.server.safety.gates import APPROVAL_ARG
-from ledgermcp.server.toolspec import listed_tool, vendor_title
+from ledgermcp.server.toolspec import listed_tool, nearest_names, vendor_title
 
 SEARCH = "search_operations"
 DESCRIBE = "describe_operation"
@@ -165,8 +165,10 @@ class DiscoverySurface(Surface):
             )
         op = self.by_name.get(name)
         if op is None:
+            close = nearest_names(name, self.by_name)
+            hint = f"did you mean: {', '.join(close)}? " if close else ""
             return None, argument_error(
-                tool, "name", f"unknown operation {name!r}", f"find the operation with {SEARCH}"
+                tool, "name", f"unknown operation {name!r}", f"{hint}find the operation with {SEARCH}"
             )
         return op, None
 
@@ -180,9 +182,9 @@ class DiscoverySurface(Surface):
 
             outputs = output_schemas_for(self.vendor)
         listed = listed_tool(op, self.title, outputs.get(str(op["name"])))
-        props = ", ".join(listed["inputSchema"].get("properties") or {}) or "none"
         text = (
-            f"{listed['name']} [{_hint_words(op)}]: {listed.get('description', '')}\nArguments: {props}\n"
+            f"{listed['name']} [{_hint_words(op)}]: {listed.get('description', '')}\n"
+            f"{arguments_text(listed['inputSchema'])}\n"
             f'Call it with {CALL} {{"name": "{listed["name"]}", "arguments": {{...}}}}.'
         )
         return ToolResult([{"type": "text", "text": text}], listed)

@@ -56,6 +56,114 @@ def needed_scopes(tools: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
     return out
 
 
+@dataclass
+class Kind:
+    """One kind of credential found, judged on its own."""
+
+    status: str
+    detail: str
+    fix: str | None = None
+    rotating: bool = False  # renewed through the token endpoint (stored or environment refresh token)
+
+
+def credential_kinds(settings: Any, record: Any) -> list[Kind]:
+    """Every kind of credential configured for this vendor and profile: stored tokens (login), a
+    refresh token in the environment, an access token in the environment. A refresh token needs the
+    OAuth client id and secret to be renewed; an access token is used as it is."""
+    prefix = settings.env_prefix
+    client_id = settings.client_id or (record.client_id if record else None)
+    client_secret = settings.client_secret or (record.client_secret if record else None)
+    client_fix = f"set {prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET, or run `{settings.login_command}`"
+    kinds: list[Kind] = []
+    for present, what in (
+        (record is not None, "stored tokens (ledgermcp login)"),
+        (record is None and bool(settings.env_refresh_token), f"refresh token from {prefix}_REFRESH_TOKEN"),
+    ):
+        if not present:
+            continue
+        if client_id and client_secret:
+            kinds.append(Kind("ok", f"{what}; client id/secret present", rotating=True))
+        else:
+            missing = " and ".join(
+                n for n, v in (("_CLIENT_ID", client_id), ("_CLIENT_SECRET", client_secret)) if not v
+            )
+            kinds.append(
+                Kind("FAIL", f"{what}, but no {prefix}{missing}: they cannot be renewed", client_fix, True)
+            )
+    if settings.env_access_token and not any(k.rotating for k in kinds):
+        kinds.append(Kind("ok", f"access token from {prefix}_ACCESS_TOKEN (not renewed by ledgermcp)"))
+    elif settings.env_access_token:
+        kinds.append(Kind("ok", f"access token from {prefix}_ACCESS_TOKEN, used until it expires"))
+    return kinds
+
+
+def _redact(auth: Any, message: str) -> str:
+    return auth.redact(message) if auth is not None else message
+
+
+def _probe(
+    settings: Any,
+    tools: Sequence[Mapping[str, Any]],
+    http: httpx.Client,
+    auth: httpx.Auth,
+    got: str,
+    login: str,
+    redact: Any,
+) -> list[Check]:
+    """The `token` and `api` lines: the token is called valid only when an authenticated read
+    answered 2xx; an unreachable API leaves it unverified."""
+    path = _probe_path(settings, tools)
+    if not settings.base_url or not path:
+        return [
+            Check(
+                "token", "warn", f"{got}; not verified", "no read-only probe: call a read tool to check it"
+            ),
+            Check("api", "skip", "no read-only probe available for this vendor"),
+        ]
+    url = settings.base_url.rstrip("/") + "/" + path.lstrip("/")
+    try:
+        response = http.get(url, auth=auth)
+    except OAuthError as exc:
+        return [
+            Check("token", "FAIL", redact(exc.message), exc.hint),
+            Check("api", "skip", "no usable token"),
+        ]
+    except httpx.HTTPError as exc:
+        return [
+            Check("token", "warn", f"{got}; not verified: the API could not be reached"),
+            Check(
+                "api",
+                "FAIL",
+                f"cannot reach {settings.base_url} ({type(exc).__name__})",
+                f"check the network, or {settings.env_prefix}_BASE_URL",
+            ),
+        ]
+    if response.is_success:
+        return [
+            Check("token", "ok", f"token valid: {got}"),
+            Check("api", "ok", f"GET {path} answered {response.status_code}"),
+        ]
+    if response.status_code == 401:
+        return [
+            Check("token", "FAIL", f"{got}; the API rejected it (401)", f"run `{login}`"),
+            Check("api", "FAIL", f"GET {path}: the API rejected the token (401)", f"run `{login}`"),
+        ]
+    if response.status_code == 403:
+        return [
+            Check("token", "ok", f"token valid (the API knows it): {got}"),
+            Check(
+                "api",
+                "FAIL",
+                f"GET {path}: forbidden (403)",
+                f"grant the app the missing scope, then run `{login}`",
+            ),
+        ]
+    return [
+        Check("token", "warn", f"{got}; not verified: GET {path} answered {response.status_code}"),
+        Check("api", "warn", f"GET {path} answered {response.status_code}"),
+    ]
+
+
 def run_doctor(
     info: Mapping[str, Any],
     tools: Sequence[Mapping[str, Any]],
@@ -109,29 +217,23 @@ def run_doctor(
     else:
         checks.append(Check("store", "ok", where))
 
-    # credentials
-    client_ok = bool(
-        (settings.client_id or (record and record.client_id))
-        and (settings.client_secret or (record and record.client_secret))
-    )
-    has_tokens = record is not None or bool(settings.env_refresh_token or settings.env_access_token)
-    if not has_tokens:
-        checks.append(
-            Check("credentials", "FAIL", f"no tokens for {vendor} (profile {choice.name})", f"run `{login}`")
-        )
-        return checks
-    if not client_ok:
+    # credentials: each kind on its own; the run goes on when one of them can authenticate
+    kinds = credential_kinds(settings, record)
+    if not kinds:
         checks.append(
             Check(
                 "credentials",
                 "FAIL",
-                "no OAuth client id/secret (environment or store)",
-                f"set {settings.env_prefix}_CLIENT_ID and _CLIENT_SECRET, or run `{login}`",
+                f"no tokens for {vendor} (profile {choice.name})",
+                f"run `{login}`, or set {settings.env_prefix}_ACCESS_TOKEN",
             )
         )
-    else:
-        source = "store" if record is not None else "environment"
-        checks.append(Check("credentials", "ok", f"client id/secret present; tokens from the {source}"))
+        return checks
+    for kind in kinds:
+        checks.append(Check("credentials", kind.status, kind.detail, kind.fix))
+    rotating = any(k.rotating for k in kinds)
+    if not any(k.status == "ok" for k in kinds):
+        return checks
 
     # rotation state as found, before anything is attempted
     pending = record.pending if record else None
@@ -156,111 +258,89 @@ def run_doctor(
                 )
             )
             pending = None
-    else:
+    elif rotating:
         checks.append(Check("rotation", "ok", "no interrupted rotation"))
 
-    # token: valid, or renewed now with the normal protocol
-    auth = RotatingTokenAuth(settings, store, lock_timeout=15)
+    # token: present (renewed now through the normal locked protocol when due); called valid only
+    # once an authenticated API call has succeeded with it
+    rotating_auth = RotatingTokenAuth(settings, store, lock_timeout=15) if rotating else None
     owns = http is None
     http = http or httpx.Client(timeout=20)
     try:
-        try:
-            before = auth._load()
-            if pending and before is not None:
-                # the saved refresh token may be dead: find out now, through the locked protocol
-                auth._cached = before
-                auth.token(http, force=True)
-                checks.append(
-                    Check("token", "ok", "refresh token works; access token renewed (the new pair is saved)")
-                )
-            elif before is not None and auth._usable(before, None):
-                auth._cached = before
-                left = "" if before.expires_at is None else f", {int(before.expires_at - time.time())}s left"
-                checks.append(Check("token", "ok", f"access token valid{left}"))
-            else:
-                auth.token(http)
-                checks.append(Check("token", "ok", "access token renewed (the new pair is saved)"))
-            if pending:
-                checks.append(
-                    Check(
-                        "rotation",
-                        "ok",
-                        "an interrupted refresh left a marker, but the saved "
-                        "refresh token still worked; marker cleared",
-                    )
-                )
-        except OAuthError as exc:
-            msg = auth.redact(exc.message)
-            if pending:
-                checks.append(
-                    Check(
-                        "rotation",
-                        "FAIL",
-                        f"interrupted rotation: {interrupted_explanation(pending)}",
-                        f"run `{login}` to start a new chain",
-                    )
-                )
-            checks.append(Check("token", "FAIL", msg, exc.hint))
-            return checks
-        except httpx.HTTPError as exc:
-            checks.append(
-                Check(
-                    "token",
-                    "FAIL",
-                    f"cannot reach {settings.token_url} ({type(exc).__name__})",
-                    "check the network, or the token URL override",
-                )
-            )
-            return checks
-
-        # API
-        path = _probe_path(settings, tools)
-        if not settings.base_url or not path:
-            checks.append(Check("api", "skip", "no read-only probe available for this vendor"))
-        else:
-            url = settings.base_url.rstrip("/") + "/" + path.lstrip("/")
+        if rotating_auth is not None:
+            auth: httpx.Auth = rotating_auth
             try:
-                response = http.get(url, auth=auth)
+                before = rotating_auth._load()
+                if pending and before is not None:
+                    # the saved refresh token may be dead: find out now, through the locked protocol
+                    rotating_auth._cached = before
+                    rotating_auth.token(http, force=True)
+                    got = "refresh token works; access token renewed (the new pair is saved)"
+                elif before is not None and rotating_auth._usable(before, None):
+                    rotating_auth._cached = before
+                    left = (
+                        "" if before.expires_at is None else f", {int(before.expires_at - time.time())}s left"
+                    )
+                    got = f"access token from the {'store' if record is not None else 'environment'}{left}"
+                else:
+                    rotating_auth.token(http)
+                    got = "access token renewed (the new pair is saved)"
+                if pending:
+                    checks.append(
+                        Check(
+                            "rotation",
+                            "ok",
+                            "an interrupted refresh left a marker, but the saved "
+                            "refresh token still worked; marker cleared",
+                        )
+                    )
             except OAuthError as exc:
-                checks.append(Check("api", "FAIL", auth.redact(exc.message), exc.hint))
-                response = None
+                msg = rotating_auth.redact(exc.message)
+                if pending:
+                    checks.append(
+                        Check(
+                            "rotation",
+                            "FAIL",
+                            f"interrupted rotation: {interrupted_explanation(pending)}",
+                            f"run `{login}` to start a new chain",
+                        )
+                    )
+                checks.append(Check("token", "FAIL", msg, exc.hint))
+                return checks
             except httpx.HTTPError as exc:
                 checks.append(
                     Check(
-                        "api",
+                        "token",
                         "FAIL",
-                        f"cannot reach {settings.base_url} ({type(exc).__name__})",
-                        f"check the network, or {settings.env_prefix}_BASE_URL",
+                        f"cannot reach {settings.token_url} ({type(exc).__name__})",
+                        "check the network, or the token URL override",
                     )
                 )
-                response = None
-            if response is not None:
-                if response.is_success:
-                    checks.append(Check("api", "ok", f"GET {path} answered {response.status_code}"))
-                elif response.status_code == 401:
-                    checks.append(
-                        Check(
-                            "api", "FAIL", f"GET {path}: the API rejected the token (401)", f"run `{login}`"
-                        )
+                return checks
+        else:
+            from ledgermcp.server.http.auth import auth_from_vendor
+
+            static = auth_from_vendor(info, env=env)
+            if static is None:
+                checks.append(
+                    Check(
+                        "token",
+                        "FAIL",
+                        "the access token in the environment fits none of the vendor's auth schemes",
+                        f"run `{login}`",
                     )
-                elif response.status_code == 403:
-                    checks.append(
-                        Check(
-                            "api",
-                            "FAIL",
-                            f"GET {path}: forbidden (403)",
-                            f"grant the app the missing scope, then run `{login}`",
-                        )
-                    )
-                else:
-                    checks.append(Check("api", "warn", f"GET {path} answered {response.status_code}"))
+                )
+                return checks
+            auth = static
+            got = f"access token from {settings.env_prefix}_ACCESS_TOKEN (used as is; ledgermcp cannot renew it)"
+        checks += _probe(settings, tools, http, auth, got, login, lambda m: _redact(rotating_auth, m))
     finally:
         if owns:
             http.close()
 
     # scopes
     needed = needed_scopes(tools)
-    current = auth._cached or store.load(settings.store_key)
+    current = (rotating_auth._cached if rotating_auth else None) or store.load(settings.store_key)
     granted = current.scope if current else None
     if not needed:
         checks.append(Check("scopes", "ok", "the tools declare no scopes"))
