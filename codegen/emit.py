@@ -114,12 +114,12 @@ def describe_file(
 ) -> tuple[VendorIR, list[Diagnostic]]:
     """The tool surface of any description file, without a committed vendor: normalised, built with
     the overlay given (none by default). What `ledgermcp tools --spec FILE` shows."""
-    from ledgermcp.codegen.naming import snake
+    from ledgermcp.codegen.naming import vendor_name_of_file
     from ledgermcp.codegen.vendor_config import sha256_of
 
     if not path.is_file():
         raise GenerationError(f"--spec {path}: no such file")
-    vendor = name or snake(path.name.split(".", 1)[0]) or "api"
+    vendor = name or vendor_name_of_file(path.name)
     spec, diags = normalise(load_document(path))
     ir, ir_diags = build_ir(
         spec, overlay or {}, vendor=vendor, spec_file=path.name, spec_sha256=sha256_of(path)

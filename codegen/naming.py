@@ -101,6 +101,12 @@ def snake(text: str) -> str:
     return re.sub(r"_+", "_", text)
 
 
+def vendor_name_of_file(file_name: str) -> str:
+    """The vendor name a description file gives when none is chosen:
+    `xero-accounting.openapi.yaml` -> `xero_accounting` (variables `LEDGERMCP_XERO_ACCOUNTING_*`)."""
+    return snake(file_name.split(".", 1)[0]) or "api"
+
+
 def singular(word: str) -> str:
     """English singular for the plural forms API paths use."""
     for plural, single in (("ies", "y"), ("sses", "ss"), ("xes", "x"), ("ches", "ch"), ("shes", "sh")):

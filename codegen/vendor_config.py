@@ -1,7 +1,8 @@
 """Where a vendor's inputs live: `specs/<vendor>/source.toml`, its overlay, and the spec itself.
 
 The vendor's description is third-party data and is never committed. It is looked up, in order:
-`--spec PATH`; `$LEDGERMCP_SPEC_DIR/<file>`; `<repo>/../shared/specs/<file>`; the user cache dir.
+`--spec PATH`; `$LEDGERMCP_SPEC_DIR/<file>`; `<repo>/../shared/specs/<file>`; `specs/` in the cache
+folder (`$LEDGERMCP_CACHE_DIR`, else the user cache dir).
 Its sha256 must match `source.toml` unless the caller passes a different copy on purpose.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,18 @@ from typing import Any
 from ledgermcp.codegen.diagnostics import GenerationError
 
 SPEC_DIR_ENV = "LEDGERMCP_SPEC_DIR"
+CACHE_DIR_ENV = "LEDGERMCP_CACHE_DIR"
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """What ledgermcp can download or rebuild (descriptions, tool tables built from `--spec`):
+    `$LEDGERMCP_CACHE_DIR`, else the user cache folder (`~/.cache/ledgermcp` on Linux)."""
+    env = os.environ if env is None else env
+    if env.get(CACHE_DIR_ENV):
+        return Path(env[CACHE_DIR_ENV])
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("ledgermcp", appauthor=False))
 
 
 def project_root() -> Path:
@@ -39,9 +53,7 @@ def spec_search_dirs(root: Path, env: dict[str, str] | None = None) -> list[Path
     if env.get(SPEC_DIR_ENV):
         dirs.append(Path(env[SPEC_DIR_ENV]))
     dirs.append(root.parent / "shared" / "specs")
-    from platformdirs import user_cache_dir
-
-    dirs.append(Path(user_cache_dir("ledgermcp")) / "specs")
+    dirs.append(cache_dir(env) / "specs")
     return dirs
 
 

@@ -3,10 +3,29 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
-def add_vendor_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("vendor", metavar="VENDOR", help="vendor id, e.g. fortnox or smallinvoice")
+def add_vendor_argument(parser: argparse.ArgumentParser, *, spec: bool = False) -> None:
+    """VENDOR; with `spec`, VENDOR may be left out for `--spec FILE [--name NAME]` instead."""
+    if not spec:
+        parser.add_argument("vendor", metavar="VENDOR", help="vendor id, e.g. fortnox or smallinvoice")
+        return
+    parser.add_argument(
+        "vendor", metavar="VENDOR", nargs="?", help="vendor id, e.g. fortnox (or --spec FILE instead)"
+    )
+    parser.add_argument(
+        "--spec",
+        type=Path,
+        metavar="FILE",
+        help="serve any OpenAPI description (JSON or YAML) without a committed vendor: its tool table "
+        "is built at start and cached (LEDGERMCP_CACHE_DIR)",
+    )
+    parser.add_argument(
+        "--name",
+        help="with --spec: the vendor name, which sets the LEDGERMCP_<NAME>_* variables "
+        "(default: from the file name, xero-accounting.openapi.yaml -> xero_accounting)",
+    )
 
 
 def add_selection_options(parser: argparse.ArgumentParser) -> None:
@@ -82,17 +101,28 @@ def max_tools_of(args: argparse.Namespace) -> int:
 
 
 def load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    """(vendor, selection) from parsed options; raises SystemExit(2) with a clear message."""
+    """(vendor, selection) from parsed options: the committed VENDOR, or the vendor built from
+    `--spec FILE`; raises SystemExit(2) with a clear message."""
     import sys
 
     from ledgermcp.server.catalog import UnknownVendorError, load_vendor
     from ledgermcp.server.toolspec import Selection, SelectionError
 
-    try:
-        vendor = load_vendor(args.vendor)
-    except UnknownVendorError as exc:
-        print(f"ledgermcp: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    spec = getattr(args, "spec", None)
+    if (spec is None) == (args.vendor is None):
+        print("ledgermcp: name a VENDOR or give --spec FILE (not both)", file=sys.stderr)
+        raise SystemExit(2)
+    if spec is None and getattr(args, "name", None):
+        print("ledgermcp: --name goes with --spec FILE", file=sys.stderr)
+        raise SystemExit(2)
+    if spec is not None:
+        vendor = spec_vendor_of(spec, getattr(args, "name", None))
+    else:
+        try:
+            vendor = load_vendor(args.vendor)
+        except UnknownVendorError as exc:
+            print(f"ledgermcp: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
     selection = Selection.from_options(
         getattr(args, "groups", None),
         getattr(args, "read_only", False),
@@ -105,6 +135,23 @@ def load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         print(f"ledgermcp: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     return vendor, selection
+
+
+def spec_vendor_of(path: Path, name: str | None):  # type: ignore[no-untyped-def]
+    """The vendor a description file gives (server/spec_vendor.py); SystemExit(2) with the reason
+    when the file cannot be served."""
+    import sys
+
+    from ledgermcp.server.spec_vendor import SpecVendorError, spec_vendor
+
+    def note(message: str) -> None:
+        print(f"ledgermcp: {message}", file=sys.stderr)
+
+    try:
+        return spec_vendor(path, name, note=note)
+    except SpecVendorError as exc:
+        print(f"ledgermcp: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def add_account_options(parser: argparse.ArgumentParser) -> None:

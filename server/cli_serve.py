@@ -19,12 +19,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser(
         "serve",
         help="run a vendor's MCP server (stdio, or Streamable HTTP with --transport http)",
-        description="Run the MCP server for VENDOR over stdio, or over stateless Streamable HTTP with "
+        description="Run the MCP server for VENDOR (or for any OpenAPI description with `--spec FILE`) over stdio, or over stateless Streamable HTTP with "
         "`--transport http` (`/mcp`, `/healthz`). Credentials come from `ledgermcp login VENDOR` or "
         "the environment, the base URL from the environment (`ledgermcp tools VENDOR --env` lists "
         "the variables).",
     )
-    add_vendor_argument(parser)
+    add_vendor_argument(parser, spec=True)
     add_account_options(parser)
     add_selection_options(parser)
     add_mode_options(parser)
@@ -183,11 +183,18 @@ def open_app(
         return 2
     forwarded = getattr(args, "allow_upstream_credentials", False)  # each request brings its own
     if not args.sandbox and auth is None and not app.pipeline.settings.credentials and not forwarded:
-        print(no_credentials_warning(vendor, args.profile), file=sys.stderr)
+        print(no_credentials_warning(vendor, args.profile, getattr(args, "spec", None)), file=sys.stderr)
     return app
 
 
-def no_credentials_warning(vendor: Any, profile: str | None) -> str:
+def no_credentials_warning(vendor: Any, profile: str | None, spec: Any = None) -> str:
+    if spec is not None:  # a description served as it is: no stored login, the environment only
+        listing = f"ledgermcp tools --spec {spec}" + (f" --name {vendor.name}" if vendor.name else "")
+        return (
+            f"ledgermcp: warning: no credentials for {vendor.name}: requests go out unauthenticated and "
+            f"the vendor will refuse them. Set the variables `{listing} --env` lists "
+            f"({vendor.env_prefix}_ACCESS_TOKEN, _API_KEY, ...); --sandbox needs none."
+        )
     login = f"ledgermcp login {vendor.name}" + (f" --profile {profile}" if profile else "")
     return (
         f"ledgermcp: warning: no credentials for {vendor.name}: requests go out unauthenticated and "

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from ledgermcp.server.cli_options import add_mode_options, add_selection_options
+from ledgermcp.server.cli_options import add_mode_options, add_selection_options, add_vendor_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -16,16 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "json` is exactly the `tools` array of an MCP tools/list; `--format table` shows name, group "
         "and hints. `--env` lists the environment variables the server reads for this vendor instead.",
     )
-    parser.add_argument(
-        "vendor", metavar="VENDOR", nargs="?", help="vendor id, e.g. fortnox (or --spec FILE instead)"
-    )
-    parser.add_argument(
-        "--spec",
-        type=Path,
-        metavar="FILE",
-        help="show the tools any OpenAPI description would give, without a committed vendor",
-    )
-    parser.add_argument("--name", help="with --spec: the vendor name to use (default: from the file name)")
+    add_vendor_argument(parser, spec=True)
     parser.add_argument(
         "--format",
         choices=("table", "json", "lock"),
@@ -54,43 +44,14 @@ def _hint_flags(annotations: dict) -> str:  # type: ignore[type-arg]
     return " ".join(flags)
 
 
-def _spec_vendor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    """The tools a description file gives, built at once (nothing written), as a catalog vendor."""
-    import sys
-
-    from ledgermcp.codegen.diagnostics import GenerationError
-    from ledgermcp.codegen.emit import describe_file, table_rows
-    from ledgermcp.server.catalog import Vendor
-
-    try:
-        ir, diagnostics = describe_file(args.spec, args.name)
-    except GenerationError as exc:
-        print(f"ledgermcp: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    review = [d for d in diagnostics if d.code == "effect-review"]
-    if review:
-        print(f"ledgermcp: {len(review)} operation(s) classified cautiously; `ledgermcp generate` lists "
-              "them for review", file=sys.stderr)  # fmt: skip
-    rows = table_rows(ir)
-    return Vendor(info=ir.vendor_table(), tools=rows, by_name={t["name"]: t for t in rows})
-
-
 def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
     from ledgermcp.server.cli_options import load, max_tools_of, mode_of
     from ledgermcp.server.modes import build_surface
-    from ledgermcp.server.toolspec import Selection
 
-    if (args.spec is None) == (args.vendor is None):
-        print("ledgermcp tools: name a VENDOR or give --spec FILE (not both)", file=sys.stderr)
-        return 2
-    if args.spec is not None:
-        vendor = _spec_vendor(args)
-        selection = Selection.from_options(args.groups, args.read_only, args.tools, args.exclude)
-    else:
-        vendor, selection = load(args)
+    vendor, selection = load(args)
     mode = mode_of(args)
     out = sys.stdout
     if args.format == "lock":

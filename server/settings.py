@@ -153,6 +153,13 @@ SERVER_VARIABLES = (
         "data folder: token files, snapshots, audit log, approval key (default: the user data directory)",
     ),
     (
+        "LEDGERMCP_CACHE_DIR",
+        "cache_dir",
+        False,
+        "cache folder: tool tables built from --spec descriptions, downloaded descriptions "
+        "(default: the user cache directory)",
+    ),
+    (
         "LEDGERMCP_CONFIG_DIR",
         "config_dir",
         False,

@@ -14,10 +14,11 @@ import secret_scan
 
 def pytest_configure(config: pytest.Config) -> None:
     secret_scan.install_plugin(config)
-    # Default data, state and config folders (token stores, snapshots, audit log, approval key)
-    # live in a folder of this run, also for the servers the tests start: nothing lands in $HOME.
+    # Default data, state, config and cache folders (token stores, snapshots, audit log, approval
+    # key, tool tables built from --spec) live in a folder of this run, also for the servers the
+    # tests start: nothing lands in $HOME.
     home = Path(tempfile.mkdtemp(prefix="ledgermcp-test-home-"))
-    for var in ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME"):
+    for var in ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
         os.environ[var] = str(home / var.lower())
     plugin = secret_scan.session_plugin(config)
     if plugin is not None:
