@@ -146,6 +146,26 @@ async def test_xero_description_served_over_stdio_lists_tools_and_creates_then_g
     assert len(cached) == 1  # the start built the table and kept it
 
 
+@pytest.mark.anyio
+async def test_a_description_served_over_streamable_http(small: Path, tmp_path: Path) -> None:
+    from test_remote_support import ServerProcess, clean_env
+
+    env = {**clean_env(), "LEDGERMCP_CACHE_DIR": str(tmp_path / "cache")}
+    server = ServerProcess(["--spec", str(small), "--name", "acme", "--sandbox"], env, tmp_path / "stderr")
+    try:
+        async with Client(server.url) as client:
+            listed = await client.list_tools()
+            assert {"create_customer", "get_customer", "list_customers"} <= {t.name for t in listed.tools}
+            made = await client.call_tool("create_customer", {"name": "Acme", "city": "Lund"})
+            assert not made.is_error, made.content
+            (created,) = [v for v in made.structured_content.values() if isinstance(v, dict)]
+            missing = await client.call_tool("create_customer", {"city": "Lund"})
+            assert missing.structured_content["error"]["code"] == "VALIDATION_ERROR"
+    finally:
+        server.stop()
+    assert created["name"] == "Acme"
+
+
 def tenant_args() -> dict[str, str]:
     return {"xero-tenant-id": "tenant-1"}
 
