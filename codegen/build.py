@@ -8,6 +8,7 @@ from typing import Any
 
 from ledgermcp.codegen import effects
 from ledgermcp.codegen import hints as hint_rules
+from ledgermcp.codegen.bound import CREDENTIAL, TENANT, BoundRules, vendor_summary
 from ledgermcp.codegen.diagnostics import Diagnostic, GenerationError, Severity
 from ledgermcp.codegen.ir import Binding, Body, Operation, Param, SnapshotTarget, Tool, VendorIR
 from ledgermcp.codegen.naming import (
@@ -26,7 +27,7 @@ from ledgermcp.codegen.schemas import SchemaConverter, prune_defs, safe_arg_name
 OVERLAY_SECTIONS = {"vendor", "groups", "scopes", "operations", "exclude", "corrections"}
 OVERLAY_VENDOR_KEYS = {
     "title", "naming", "strip_path_prefixes", "group_strip_prefixes", "env_aliases", "rate_limit", "auth",
-    "base_url", "default_scopes",
+    "base_url", "default_scopes", "tenant_header", "tenant_override",
 }  # fmt: skip
 OVERLAY_OPERATION_KEYS = {"name", "group", "hints", "snapshot", "scopes", "reason", "description", "effect"}
 BINARY_TYPES = ("application/pdf", "image/", "application/octet-stream", "text/csv", "application/zip")
@@ -64,6 +65,7 @@ def build_ir(
             )
 
     converter = SchemaConverter(spec)
+    bound_rules = BoundRules.of(spec, settings)
     templates = {template(p) for _, p, _, _ in all_ops}
     strip = list(settings.get("strip_path_prefixes", []))
     naming = settings.get("naming", "path")
@@ -113,7 +115,7 @@ def build_ir(
         )
         group, group_title = _group(operation, custom, overlay, settings)
         groups.setdefault(group, group_title)
-        input_schema, binding = _binding_and_schema(converter, method, path, op, item, diags)
+        input_schema, binding = _binding_and_schema(converter, method, path, op, item, diags, bound_rules)
         responses = binding.responses
         binary_only = bool(responses) and all(r.startswith(BINARY_TYPES) for r in responses)
         kind = _kind(decision.effect, name, binary_only)
@@ -158,6 +160,7 @@ def build_ir(
         groups=dict(sorted(groups.items())),
         tools=tools,
         excluded=dict(sorted(exclusions.items())),
+        bound=vendor_summary(tools, bound_rules),
     )
     return ir, diags
 
@@ -443,8 +446,10 @@ def _binding_and_schema(
     op: dict[str, Any],
     item: dict[str, Any],
     diags: list[Diagnostic],
+    bound_rules: BoundRules | None = None,
 ) -> tuple[dict[str, Any], Binding]:
     where = f"{method} {path}"
+    bound_rules = bound_rules or BoundRules(schemes={})
     defs: dict[str, Any] = {}
     properties: dict[str, Any] = {}
     required: list[str] = []
@@ -458,7 +463,22 @@ def _binding_and_schema(
             merged[(p["in"], p["name"])] = p
     for (location, wire), p in sorted(merged.items(), key=lambda kv: (kv[0][0] != "path", 0)):
         arg = safe_arg_name(wire, taken)
-        if arg != wire:
+        is_required = bool(p.get("required")) or location == "path"
+        bound, credential = bound_rules.decide(wire, location) or (None, None)
+        if bound is not None:
+            filled = f"the configured {credential}" if bound == CREDENTIAL else "the configured tenant"
+            listed = (
+                "an optional argument" if bound == TENANT and bound_rules.tenant_override else "no argument"
+            )
+            diags.append(
+                Diagnostic(
+                    Severity.INFO,
+                    f"bound-{bound}",
+                    f"{location} parameter {wire!r} is filled from {filled} ({listed})",
+                    where,
+                )
+            )
+        elif arg != wire:
             diags.append(
                 Diagnostic(
                     Severity.INFO,
@@ -467,14 +487,18 @@ def _binding_and_schema(
                     where,
                 )
             )
-        schema = converter.convert(p.get("schema", {"type": "string"}), defs)
-        desc = short_text(p.get("description"))
-        if desc and "description" not in schema:
-            schema["description"] = desc
-        is_required = bool(p.get("required")) or location == "path"
-        properties[arg] = _sendable(schema, location, is_required)
-        if is_required:
-            required.append(arg)
+        if bound is None or (bound == TENANT and bound_rules.tenant_override):
+            schema = converter.convert(p.get("schema", {"type": "string"}), defs)
+            desc = short_text(p.get("description"))
+            if bound == TENANT:  # optional: the configured tenant unless a call names another
+                schema["description"] = (
+                    f"{desc.rstrip('.')}. " if desc else ""
+                ) + "Default: the tenant the server is configured for; give it only to act on another."
+            elif desc and "description" not in schema:
+                schema["description"] = desc
+            properties[arg] = _sendable(schema, location, is_required and bound is None)
+            if is_required and bound is None:
+                required.append(arg)
         style = p.get("style") or ("simple" if location in ("path", "header") else "form")
         explode = p.get("explode", style == "form")
         params.append(
@@ -485,6 +509,8 @@ def _binding_and_schema(
                 required=is_required,
                 style=style,
                 explode=bool(explode),
+                bound=bound,
+                credential=credential if bound == CREDENTIAL else None,
             )
         )
 
@@ -521,7 +547,7 @@ def _binding_and_schema(
     if conditional:
         # The body goes out as soon as one of its arguments is given (server/requests.py); from
         # then on the description requires these. No body argument given: no body, nothing required.
-        others = [p.arg for p in params]
+        others = [p.arg for p in params if p.arg in properties]
         schema["if"] = {"propertyNames": {"enum": others}} if others else {"maxProperties": 0}
         schema["else"] = {"required": conditional}
     schema["additionalProperties"] = False

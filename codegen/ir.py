@@ -17,10 +17,18 @@ class Param:
     required: bool
     style: str
     explode: bool
+    # filled by the server, not by the caller (codegen/bound.py): "credential" or "tenant"
+    bound: str | None = None
+    credential: str | None = None  # for a credential: the configured value it takes ("api_key", ...)
 
     def to_table(self) -> dict[str, Any]:
-        return {"arg": self.arg, "name": self.name, "in": self.location, "required": self.required,
-                "style": self.style, "explode": self.explode}  # fmt: skip
+        out = {"arg": self.arg, "name": self.name, "in": self.location, "required": self.required,
+               "style": self.style, "explode": self.explode}  # fmt: skip
+        if self.bound:
+            out["bound"] = self.bound
+        if self.credential:
+            out["credential"] = self.credential
+        return out
 
 
 @dataclass(frozen=True)
@@ -139,13 +147,15 @@ class VendorIR:
     groups: dict[str, str]
     tools: list[Tool]
     excluded: dict[str, str]  # operation key -> reason
+    # what the server fills itself (codegen/bound.py `vendor_summary`); None when nothing is bound
+    bound: dict[str, Any] | None = None
 
     @property
     def env_prefix(self) -> str:
         return "LEDGERMCP_" + self.name.upper().replace("-", "_")
 
     def vendor_table(self) -> dict[str, Any]:
-        return {
+        table = {
             "name": self.name,
             "title": self.title,
             "spec_file": self.spec_file,
@@ -159,3 +169,6 @@ class VendorIR:
             "groups": self.groups,
             "excluded": self.excluded,
         }
+        if self.bound:
+            table["bound"] = self.bound
+        return table

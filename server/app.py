@@ -170,6 +170,7 @@ def create_app(
     output_schemas: bool = False,
     max_tools: int | None = None,
     ask: Any = None,
+    tenant: str | None = None,
 ) -> App:
     """Wire settings, the HTTP seam (or the sandbox), the pipeline and the MCP server together.
 
@@ -181,7 +182,9 @@ def create_app(
     HTTP stack derives auth from the environment.
     `mode`: `auto`, `full`, `consolidated` or `discovery` (server/modes/; `max_tools`: auto's
     threshold); `output_schemas`: list the answers' schemas too (full mode).
-    `ask`: how the approval gate asks the human (default: the MCP client's elicitation)."""
+    `ask`: how the approval gate asks the human (default: the MCP client's elicitation).
+    `tenant`: the tenant bound parameters take when `LEDGERMCP_<VENDOR>_TENANT_ID` is not set (the
+    profile's stored tenant; server/bound.py)."""
     env = os.environ if environ is None else environ
     settings = settings or load_settings(vendor.info, env)
     simulated = None
@@ -195,7 +198,12 @@ def create_app(
             )
             transport = simulated.transport()
         client = open_client(vendor.info, settings, env=env, transport=transport, auth=auth)
-    pipeline = CallPipeline(vendor, Upstream(client), settings=settings)
+    from ledgermcp.server.bound import binder_for
+
+    binder = binder_for(
+        vendor, settings.credentials, tenant=settings.tenant_id or tenant, require_tenant=not sandbox
+    )
+    pipeline = CallPipeline(vendor, Upstream(client, binder), settings=settings)
     from ledgermcp.server import shaping
 
     shaping.install(pipeline)

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from ledgermcp.server import errors, render
+from ledgermcp.server import bound, errors, render
 from ledgermcp.server.catalog import Vendor
 from ledgermcp.server.errors import ToolFailure
 from ledgermcp.server.http.errors import RETRIES_KEY
@@ -217,11 +217,15 @@ class Upstream:
     """The seam between the pipeline and the vendor: any `httpx.AsyncClient` (the vendor HTTP stack,
     a plain client, or one over the sandbox's transport)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, binder: Any = None) -> None:
         self.client = client
+        self.binder = binder  # server/bound.py: fills the parameters the table binds
 
     async def send(self, request: PreparedRequest) -> Any:
-        return await self.client.send(request.build(self.client))
+        built = request.build(self.client)
+        if self.binder is not None:
+            self.binder.apply(built, request.tool)
+        return await self.client.send(built)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -348,6 +352,9 @@ class CallPipeline:
         except RequestBuildError as exc:
             problem = {"field": exc.field, "problem": str(exc), "fix": exc.fix}
             raise validation_failure(call.tool, [problem]) from None
+        binder = self.upstream.binder
+        if binder is not None:
+            binder.check(call.tool, call.arguments)
         return call.request
 
     async def gate(self, call: Call) -> Any:
@@ -419,6 +426,14 @@ class CallPipeline:
         """Every stage after resolve. `compose` stands in for validate + prepare when the runtime
         builds the call itself (restoring a snapshot): it sets the call's tool, arguments and request,
         or raises ToolFailure; gates, send, render and observers run as for any call."""
+        binder = self.upstream.binder
+        tenant = bound.CALL_TENANT.set(binder.override(call.tool, call.arguments) if binder else None)
+        try:
+            return await self._run(call, compose)
+        finally:
+            bound.CALL_TENANT.reset(tenant)
+
+    async def _run(self, call: Call, compose: Callable[[Call], None] | None) -> Any:
         result: Any
         try:
             if compose is None:

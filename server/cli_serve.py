@@ -173,6 +173,7 @@ def open_app(
             sandbox=args.sandbox,
             safety=safety,
             auth=auth,
+            tenant=getattr(auth, "stored_tenant", lambda: None)(),
             mode=mode,
             output_schemas=getattr(args, "output_schemas", False),
             max_tools=max_tools,

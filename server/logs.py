@@ -48,7 +48,7 @@ class TrackedUpstream(Upstream):
     it with a per-call auth (`auth_for(call)` returns an `httpx.Auth`, or None for the default)."""
 
     def __init__(self, inner: Upstream, auth_for: AuthFor | None = None) -> None:
-        super().__init__(inner.client)
+        super().__init__(inner.client, inner.binder)
         self.inner = inner
         self.auth_for = auth_for
 
@@ -62,7 +62,10 @@ class TrackedUpstream(Upstream):
             if auth is None:
                 response = await self.inner.send(request)
             else:
-                response = await self.client.send(request.build(self.client), auth=auth)
+                built = request.build(self.client)
+                if self.binder is not None:
+                    self.binder.apply(built, request.tool)
+                response = await self.client.send(built, auth=auth)
         except Exception as exc:
             if own:
                 call.extras[RETRIES_KEY] = _retries_of_error(exc)  # type: ignore[union-attr]

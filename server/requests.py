@@ -211,6 +211,8 @@ def build_request(tool: Mapping[str, Any], arguments: Mapping[str, Any]) -> Prep
     cookies: list[str] = []
     for param in binding.get("params") or []:
         arg = param["arg"]
+        if param.get("bound") == "credential":  # filled when sent (server/bound.py), never an argument
+            continue
         if arg not in arguments or arguments[arg] is None:
             continue
         value = arguments[arg]

@@ -20,7 +20,9 @@ from ledgermcp.server.http.auth import accepted_env_vars
 from ledgermcp.server.http.env import env_names, env_value
 from ledgermcp.server.http.ratelimit import RATE_LIMIT_OFF, RateLimit
 
-CREDENTIAL_KINDS = ("access_token", "api_key", "client_id", "client_secret", "username", "password")
+CREDENTIAL_KINDS = (
+    "access_token", "api_key", "client_id", "client_secret", "username", "password", "api_secret",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class VendorSettings:
     vendor: str
     base_url: str
     credentials: dict[str, str] = field(default_factory=dict, repr=False)
+    tenant_id: str | None = None  # LEDGERMCP_<VENDOR>_TENANT_ID: the tenant bound parameters name
 
     def secret_values(self) -> list[str]:
         """Every credential value, for redaction."""
@@ -57,7 +60,8 @@ def env_table(info: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "alias_of": var.name,
                 }
             )
-    rows += _oauth_rows(info)
+    rows += _bound_rows(info, {r["kind"] for r in rows})
+    rows += _oauth_rows(info, {r["kind"] for r in rows})
     rows.append(_rate_limit_row(info))
     rows += _approval_rows()
     rows += [_row(name, kind, secret, purpose) for name, kind, secret, purpose in SERVER_VARIABLES]
@@ -186,14 +190,45 @@ SERVER_VARIABLES = (
 )
 
 
-def _oauth_rows(info: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The OAuth2 variables, for vendors with an OAuth2 token endpoint; kinds the HTTP stack
-    already listed are not repeated."""
+# Credentials that parameters of the tool table take (`VENDOR["bound"]`, server/bound.py).
+BOUND_KINDS = {
+    "api_key": (True, "API key sent in the parameters the description declares for it"),
+    "access_token": (True, "access token sent in the parameters the description declares for it"),
+    "password": (True, "password sent in the parameters the description declares for it (e.g. X-API-PASSWORD)"),
+    "api_secret": (True, "API secret sent in the parameters the description declares for it (e.g. X-API-SECRET)"),
+}  # fmt: skip
+
+
+def _bound_rows(info: Mapping[str, Any], listed: set[str]) -> list[dict[str, Any]]:
+    """Variables that bound parameters read: their credential kinds and the tenant."""
+    bound = info.get("bound") or {}
+    rows = []
+    for kind in bound.get("credentials") or []:
+        if kind in listed or kind not in BOUND_KINDS:
+            continue
+        secret, purpose = BOUND_KINDS[kind]
+        primary, *aliases = env_names(info, kind)
+        rows.append(_row(primary, kind, secret, purpose))
+        rows += [_row(alias, kind, secret, purpose, primary) for alias in aliases]
+    if bound.get("tenant_header"):
+        primary, *aliases = env_names(info, "tenant_id")
+        purpose = (
+            f"tenant sent as the {bound['tenant_header']!r} header on every request "
+            "(default: the tenant the profile's login stored)"
+        )
+        rows.append(_row(primary, "tenant_id", False, purpose))
+        rows += [_row(alias, "tenant_id", False, purpose, primary) for alias in aliases]
+    return rows
+
+
+def _oauth_rows(info: Mapping[str, Any], listed: set[str] | None = None) -> list[dict[str, Any]]:
+    """The OAuth2 variables, for vendors with an OAuth2 token endpoint; kinds already listed are
+    not repeated."""
     from ledgermcp.server.oauth.config import is_oauth_vendor
 
     if not is_oauth_vendor(info):
         return []
-    listed = {var.kind for var in accepted_env_vars(info)}
+    listed = set(listed) if listed is not None else {var.kind for var in accepted_env_vars(info)}
     rows = []
     for kind, secret, purpose in OAUTH_KINDS:
         if kind in listed:
@@ -249,4 +284,5 @@ def load_settings(info: Mapping[str, Any], environ: Mapping[str, str] | None = N
     env = os.environ if environ is None else environ
     base_url = env_value(info, "base_url", env) or str(info.get("base_url") or "")
     credentials = {k: v for k in CREDENTIAL_KINDS if (v := env_value(info, k, env))}
-    return VendorSettings(str(info["name"]), base_url.rstrip("/"), credentials)
+    tenant = env_value(info, "tenant_id", env)
+    return VendorSettings(str(info["name"]), base_url.rstrip("/"), credentials, tenant)

@@ -123,19 +123,19 @@ async def test_xero_description_served_over_stdio_lists_tools_and_creates_then_g
         assert len(names) > 200  # one tool per operation of the description (235)
         create = next(t for t in listed.tools if t.name == "create_account")
         assert create.annotations is not None and create.annotations.read_only_hint is False
+        # the tenant header is filled by the server (LEDGERMCP_XERO_ACCOUNTING_TENANT_ID), never asked for
+        assert not [t.name for t in listed.tools if "xero-tenant-id" in t.input_schema.get("properties", {})]
 
-        made = await client.call_tool(
-            "create_account", {"Code": "200", "Name": "Sales", "Type": "REVENUE", **tenant_args()}
-        )
+        made = await client.call_tool("create_account", {"Code": "200", "Name": "Sales", "Type": "REVENUE"})
         assert not made.is_error, made.content
         account_id = made.structured_content["item"]["AccountID"]
 
-        got = await client.call_tool("get_account", {"AccountID": account_id, **tenant_args()})
+        got = await client.call_tool("get_account", {"AccountID": account_id})
         assert not got.is_error, got.content
         assert got.structured_content["item"]["Name"] == "Sales"
 
         # the runtime's validation holds for a description served as it is
-        bad = await client.call_tool("get_account", {"AccountID": 7, **tenant_args()})
+        bad = await client.call_tool("get_account", {"AccountID": 7})
         assert bad.is_error and bad.structured_content["error"]["code"] == "VALIDATION_ERROR"
     journal = [json.loads(line) for line in (tmp_path / "sandbox.jsonl").read_text().splitlines()]
     assert [(r["method"], r["path"].split("?")[0]) for r in journal][-2:] == [
@@ -164,10 +164,6 @@ async def test_a_description_served_over_streamable_http(small: Path, tmp_path: 
     finally:
         server.stop()
     assert created["name"] == "Acme"
-
-
-def tenant_args() -> dict[str, str]:
-    return {"xero-tenant-id": "tenant-1"}
 
 
 # --- the cache ----------------------------------------------------------------------------------

@@ -108,6 +108,14 @@ class RotatingTokenAuth(httpx.Auth):
         self.refreshes = 0  # token requests this instance made (for tests and doctor)
         _register_secrets(settings.secrets())
 
+    def stored_tenant(self) -> str | None:
+        """The tenant this profile's login recorded (`ledgermcp login --tenant-id`), if any."""
+        try:
+            record = self.store.load(self.key)
+        except Exception:  # an unreadable store shows up on the first request, with its own message
+            return None
+        return record.tenant_id if record is not None else None
+
     # -- store-side steps ------------------------------------------------------------------------
     def _load(self) -> TokenRecord | None:
         record = self._load_raw()
