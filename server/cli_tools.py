@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         choices=("table", "json", "lock"),
         default="table",
         help="table: name, group, effect and hints; json: the tools/list array; lock: the reviewed "
-        "surface per tool as in tools.lock.json (name, operation, group, effect, hints, schema hash)",
+        "surface per tool as in tools.lock.json (name, operation, group, effect, hints, schema hash, "
+        "arguments)",
     )
     parser.add_argument(
         "--env", action="store_true", help="list the environment variables the vendor accepts"

@@ -190,3 +190,133 @@ def test_lock_round_trips_and_is_sorted_and_stable() -> None:
     # the schema hash ignores key order but not content
     assert schema_hash({"a": 1, "b": 2}) == schema_hash({"b": 2, "a": 1})
     assert schema_hash({"a": 1}) != schema_hash({"a": 2})
+
+
+# --- arguments ------------------------------------------------------------------------------------
+
+
+def _invoices_spec(statuses: list[str], *, currency_required: bool) -> dict[str, Any]:
+    """An upstream description in two versions: the status filter's enum and the create's body."""
+    ok = {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}}
+    body_required = ["customer", "currency"] if currency_required else ["customer"]
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Acme", "version": "1"},
+        "paths": {
+            "/invoices": {
+                "get": {
+                    "operationId": "listInvoices",
+                    "parameters": [
+                        {"name": "status", "in": "query", "schema": {"type": "string", "enum": statuses}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                    ],
+                    "responses": ok,
+                },
+                "post": {
+                    "operationId": "createInvoice",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": body_required,
+                                    "properties": {
+                                        "customer": {"type": "string"},
+                                        "currency": {"type": "string"},
+                                        "notes": {"type": "string"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": ok,
+                },
+            }
+        },
+    }
+
+
+def _entries(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    normalised, _ = normalise(spec)
+    ir, _ = build_ir(normalised, {}, vendor="acme", spec_file="a.yaml", spec_sha256="0")
+    return lock_entries([t.to_table() for t in ir.tools])
+
+
+def test_the_lock_keeps_each_argument_with_type_required_and_enum() -> None:
+    entries = {
+        e["name"]: e for e in _entries(_invoices_spec(["draft", "sent", "paid"], currency_required=False))
+    }
+    assert entries["list_invoices"]["arguments"] == [
+        {"name": "limit", "type": "integer", "required": False},
+        {"name": "status", "type": "string", "required": False, "enum": ["draft", "sent", "paid"]},
+    ]
+    assert [(a["name"], a["required"]) for a in entries["create_invoice"]["arguments"]] == [
+        ("currency", False), ("customer", True), ("notes", False),
+    ]  # fmt: skip
+
+
+def test_a_narrowed_enum_and_a_newly_required_argument_are_breaking_and_named() -> None:
+    before = _entries(_invoices_spec(["draft", "sent", "paid"], currency_required=False))
+    after = _entries(_invoices_spec(["draft", "paid"], currency_required=True))
+    change = diff_surface(before, after)
+    assert change.arguments == [
+        ("create_invoice", "argument 'currency' now required", True),
+        ("list_invoices", "argument 'status' enum lost \"sent\"", True),
+    ]
+    assert change.breaking == [
+        "create_invoice: argument 'currency' now required",
+        "list_invoices: argument 'status' enum lost \"sent\"",
+    ]
+    report = change.render()
+    assert "~ argument create_invoice: argument 'currency' now required   [BREAKING]" in report
+    assert "~ argument list_invoices: argument 'status' enum lost \"sent\"   [BREAKING]" in report
+    assert report.endswith("2 argument changes, 2 schema changes; 2 breaking")
+    assert "~ schema" not in report  # the argument lines say what changed in those schemas
+    # the other way round relaxes both: reported, not breaking
+    relaxed = diff_surface(after, before)
+    assert [(t, br) for t, _, br in relaxed.arguments] == [
+        ("create_invoice", False),
+        ("list_invoices", False),
+    ]
+    assert relaxed.breaking == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "text", "breaking"),
+    [
+        ({"name": "x", "type": "string", "required": False}, None, "argument 'x' removed", True),
+        (None, {"name": "x", "type": "string", "required": True}, "argument 'x' added (required)", True),
+        (None, {"name": "x", "type": "string", "required": False}, "argument 'x' added", False),
+        ({"name": "x", "type": "integer|string", "required": False},
+         {"name": "x", "type": "integer", "required": False}, "argument 'x' type integer|string -> integer", True),
+        ({"name": "x", "type": "integer", "required": False},
+         {"name": "x", "type": "number", "required": False}, "argument 'x' type integer -> number", False),
+        ({"name": "x", "type": "any", "required": False},
+         {"name": "x", "type": "object", "required": False}, "argument 'x' type any -> object", True),
+        ({"name": "x", "type": "string", "required": False},
+         {"name": "x", "type": "string", "required": False, "enum": ["a"]}, "argument 'x' limited to \"a\"", True),
+        ({"name": "x", "type": "string", "required": False, "enum": ["a"]},
+         {"name": "x", "type": "string", "required": False, "enum": ["a", "b"]}, "argument 'x' enum gained \"b\"", False),
+        ({"name": "x", "type": "string", "required": False, "enum": ["a"]},
+         {"name": "x", "type": "string", "required": False}, "argument 'x' takes any value now (enum dropped)", False),
+    ],
+)  # fmt: skip
+def test_each_kind_of_argument_change(old: Any, new: Any, text: str, breaking: bool) -> None:
+    def tool(argument: Any) -> list[dict[str, Any]]:
+        return [{**entry("t", "GET /t"), "arguments": [argument] if argument else []}]
+
+    change = diff_surface(tool(old), tool(new))
+    assert change.arguments == [("t", text, breaking)]
+
+
+def test_a_lock_without_arguments_compares_by_hash_only() -> None:
+    old = [entry("t", "GET /t", schema="s1")]
+    new = [
+        {
+            **entry("t", "GET /t", schema="s2"),
+            "arguments": [{"name": "x", "type": "string", "required": True}],
+        }
+    ]
+    change = diff_surface(old, new)
+    assert change.arguments == [] and change.schema == ["t"] and change.breaking == []
