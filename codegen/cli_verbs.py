@@ -80,6 +80,21 @@ def run(args: argparse.Namespace) -> int:
     except GenerationError as exc:
         say(f"error: {exc}")
         return 2
+    except Exception as exc:  # a generator bug: one line, the traceback only when asked for
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        say(
+            f"error: generation stopped unexpectedly: {type(exc).__name__}: {exc}. This is a bug in "
+            "ledgermcp's generator, not in your description; please report it with the description "
+            "(`-v` shows where it happened)"
+        )
+        return 2
+
+
+# diagnostics listed one by one even without -v: each names an operation that lost something
+LISTED_IN_FULL = ("client-operation-left-out",)
 
 
 def _print_diagnostics(diags: list[Any], verbose: bool, say: Any) -> None:
@@ -87,6 +102,10 @@ def _print_diagnostics(diags: list[Any], verbose: bool, say: Any) -> None:
         for d in diags:
             say("  " + d.render())
         return
+    for d in diags:
+        if d.code in LISTED_IN_FULL:
+            say("  " + d.render())
+    diags = [d for d in diags if d.code not in LISTED_IN_FULL]
     counts = Counter((d.severity, d.code) for d in diags)
     first = {}
     for d in diags:

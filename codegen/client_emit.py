@@ -10,7 +10,12 @@ Two parts:
   prepared spec, makes path parameters "." and ".." travel percent-encoded (URL normalisation
   would drop them), formats the result with ruff, puts `header` on the first line of every module,
   checks that each operation got its module, and only then swaps the finished package into
-  `out_dir`. The generator's own warnings come back as diagnostics: a skipped operation is an ERROR.
+  `out_dir`. The generator's own warnings come back as diagnostics. An operation the generator
+  rejects, or whose module is not valid Python, is left out of the typed client with a WARNING
+  (`client-operation-left-out`) naming it and why; it stays a tool. When the generator stops on
+  enum values whose Python names collide (`ADD` and `add`), the client is generated again with
+  enums typed as `Literal` values (WARNING `client-enum-collision`). Any other failure of the
+  generator is an ERROR diagnostic naming the exception, never a traceback.
 
 The layout is openapi-python-client's: `out_dir/api/<group>/<operation_id>.py` with
 `sync_detailed` / `asyncio_detailed` (plus `sync` / `asyncio` when a response is typed),
@@ -35,9 +40,12 @@ from typing import Any
 
 from .diagnostics import Diagnostic, GenerationError, Severity
 
+LEFT_OUT = "client-operation-left-out"
+
 __all__ = [
     "CLIENT_CONFIG",
     "HTTP_METHODS",
+    "LEFT_OUT",
     "client_module_for",
     "emit_client",
     "expected_modules",
@@ -625,9 +633,10 @@ def _generator_diagnostics(errors: list[Any]) -> tuple[list[Diagnostic], set[str
                 skipped.add(where)
                 diags.append(
                     Diagnostic(
-                        Severity.ERROR,
-                        "client-operation-skipped",
-                        f"openapi-python-client skipped the operation: {detail}",
+                        Severity.WARNING,
+                        LEFT_OUT,
+                        f"left out of the typed client (it stays a tool): openapi-python-client "
+                        f"rejected it: {detail}",
                         where,
                     )
                 )
@@ -663,14 +672,52 @@ def _generator_diagnostics(errors: list[Any]) -> tuple[list[Diagnostic], set[str
     return diags, skipped
 
 
-def _run_generator(spec: dict[str, Any], package_dir: Path) -> list[Any] | Diagnostic:
+_ENUM_COLLISION = re.compile(r"^Duplicate key (.+) in enum (\S+?);")
+
+
+def _run_generator(
+    spec: dict[str, Any], package_dir: Path
+) -> tuple[list[Any] | Diagnostic, list[Diagnostic]]:
+    """The generator's errors (or one diagnostic when it read nothing), and what was done about
+    a failure: the generator's exceptions never escape."""
+    try:
+        return _generate(spec, package_dir, {}), []
+    except Exception as exc:  # the generator's own failures: reported, never a traceback
+        collision = _ENUM_COLLISION.match(str(exc)) if isinstance(exc, ValueError) else None
+        if collision is None:
+            return _crashed(exc), []
+    shutil.rmtree(package_dir, ignore_errors=True)
+    note = Diagnostic(
+        Severity.WARNING,
+        "client-enum-collision",
+        f"enum values of {collision.group(2)} give the same Python name ({collision.group(1)}); the "
+        "typed client types every enum as Literal values instead of Enum classes",
+        collision.group(2),
+    )
+    try:
+        return _generate(spec, package_dir, {"literal_enums": True}), [note]
+    except Exception as exc:
+        return _crashed(exc), [note]
+
+
+def _crashed(exc: BaseException) -> Diagnostic:
+    return Diagnostic(
+        Severity.ERROR,
+        "client-generator-crashed",
+        f"openapi-python-client stopped with {type(exc).__name__}: {_clean(str(exc))[:2000]}; the typed "
+        "client cannot be generated from this description (a correction in the overlay, or an "
+        "[exclude] of the operation it names, works around it)",
+    )
+
+
+def _generate(spec: dict[str, Any], package_dir: Path, settings: dict[str, Any]) -> list[Any] | Diagnostic:
     from openapi_python_client import Project
     from openapi_python_client.config import Config, ConfigFile, MetaType
     from openapi_python_client.parser import GeneratorData
     from openapi_python_client.parser.errors import GeneratorError
 
     config = Config.from_sources(
-        ConfigFile(**CLIENT_CONFIG),
+        ConfigFile(**{**CLIENT_CONFIG, **settings}),
         MetaType.NONE,
         document_source=package_dir / "spec.json",  # informational only: the dict is passed below
         file_encoding="utf-8",
@@ -702,9 +749,48 @@ def _format(package_dir: Path) -> None:
             check=False,
         )
         if proc.returncode != 0:
+            said = (proc.stderr or proc.stdout or "").strip() or "it printed nothing"
             raise GenerationError(
-                f"ruff {args[0]} failed on the generated client: {proc.stderr or proc.stdout}"
+                f"ruff {args[0]} failed on the generated client (exit status {proc.returncode}): {said}"
             )
+
+
+def _drop_invalid_modules(spec: dict[str, Any], package_dir: Path) -> tuple[list[Diagnostic], set[str]]:
+    """Operation modules that are not valid Python are removed and reported (the operation stays a
+    tool); any other module that is not valid Python is an ERROR naming the file and line."""
+    by_module = {module: where for where, module in expected_modules(spec).items()}
+    diags: list[Diagnostic] = []
+    left_out: set[str] = set()
+    for path in sorted(package_dir.rglob("*.py")):
+        try:
+            compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            relative = path.relative_to(package_dir)
+            line = getattr(exc, "lineno", None)
+            problem = f"{getattr(exc, 'msg', None) or exc}" + (f" (line {line})" if line else "")
+            where = by_module.get(".".join(relative.with_suffix("").parts))
+            if where is not None:
+                path.unlink()
+                left_out.add(where)
+                diags.append(
+                    Diagnostic(
+                        Severity.WARNING,
+                        LEFT_OUT,
+                        f"left out of the typed client (it stays a tool): openapi-python-client wrote "
+                        f"{relative}, which is not valid Python: {problem}",
+                        where,
+                    )
+                )
+            else:
+                diags.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        "client-invalid-module",
+                        f"openapi-python-client wrote {relative}, which is not valid Python: {problem}",
+                        str(relative),
+                    )
+                )
+    return diags, left_out
 
 
 # openapi-python-client quotes a path parameter with `quote(str(x), safe="")`, which leaves "."
@@ -799,8 +885,9 @@ def emit_client(
 
     `spec` is the normalised OpenAPI 3 document: each operation's `operationId` is its final tool
     name and its first tag its group. `header` (one comment line) becomes the first line of every
-    generated module. Returns all diagnostics, sorted by severity; an ERROR means an operation has
-    no typed function. Unless `write_on_error` is true, `out_dir` is left untouched in that case.
+    generated module. Returns all diagnostics, sorted by severity; an operation left out of the
+    client is a WARNING (`LEFT_OUT`, its "METHOD /path" in `where`); an ERROR means the client as
+    a whole is wrong. Unless `write_on_error` is true, `out_dir` is left untouched in that case.
     Raises `GenerationError` when the generator or ruff cannot run at all.
     """
     if "\n" in header or not header.startswith("#"):
@@ -808,7 +895,8 @@ def emit_client(
     prepared, diags = prepare_for_client(spec)
     with tempfile.TemporaryDirectory(prefix=f"ledgermcp-{vendor}-client-") as tmp:
         package_dir = Path(tmp) / "client"
-        result = _run_generator(prepared, package_dir)
+        result, notes = _run_generator(prepared, package_dir)
+        diags.extend(notes)
         if isinstance(result, Diagnostic):
             return sorted([*diags, result], reverse=True)
         gen_diags, skipped = _generator_diagnostics(result)
@@ -816,6 +904,11 @@ def emit_client(
         if not package_dir.is_dir():
             raise GenerationError(f"openapi-python-client wrote nothing for {vendor}")
         diags.extend(_encode_dot_segments(package_dir))
+        invalid, dropped = _drop_invalid_modules(prepared, package_dir)
+        diags.extend(invalid)
+        skipped |= dropped
+        if any(d.code == "client-invalid-module" for d in invalid):
+            return sorted(diags, key=lambda d: (-d.severity, d.code, d.where, d.message))
         _format(package_dir)
         _stamp(package_dir, header)
         diags.extend(_verify(prepared, package_dir, skipped))

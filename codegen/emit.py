@@ -127,14 +127,16 @@ def describe_file(
     return ir, diags + ir_diags
 
 
-def table_rows(ir: VendorIR) -> list[dict[str, Any]]:
-    """Each tool's tool-table row, as `tools.py` holds it."""
+def table_rows(ir: VendorIR, left_out: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """Each tool's tool-table row, as `tools.py` holds it. `left_out`: operations ("METHOD /path")
+    the typed client has no function for; their `client_module` is None."""
     from ledgermcp.codegen.client_emit import client_module_for
 
     rows = []
     for tool in ir.tools:
         row = tool.to_table()
-        row["client_module"] = client_module_for(tool.group, tool.name)
+        left = tool.operation.key in left_out
+        row["client_module"] = None if left else client_module_for(tool.group, tool.name)
         rows.append(row)
     return rows
 
@@ -160,19 +162,21 @@ def generate(
     try:
         built = staging / vendor
         built.mkdir()
-        tables = _write_tables(ir, built, header)
         from ledgermcp.codegen.outputs import write_outputs  # answer schemas, a module of their own
 
         write_outputs(spec, ir, built, header)
         progress(f"generating the typed client ({len(ir.tools)} operations) with {CLIENT_GENERATOR}")
-        from ledgermcp.codegen.client_emit import emit_client
+        from ledgermcp.codegen.client_emit import LEFT_OUT, emit_client
 
-        diags += emit_client(client_spec(spec, ir), built / "client", vendor=vendor, header=header)
+        client_diags = emit_client(client_spec(spec, ir), built / "client", vendor=vendor, header=header)
+        diags += client_diags
+        # an operation the typed client could not take stays a tool, without a typed function
+        tables = _write_tables(ir, built, header, {d.where for d in client_diags if d.code == LEFT_OUT})
         errors = [d for d in diags if d.severity >= Severity.ERROR]
         if errors:
             raise GenerationError(
                 f"{vendor}: {len(errors)} error(s); generated/{vendor} left unchanged:\n"
-                + "\n".join(d.render() for d in errors[:20])
+                + "\n".join(d.render() for d in errors)
             )
         old_lock = target / "tools.lock.json"
         old_entries = parse_lock(old_lock.read_text()) if old_lock.is_file() else []
@@ -188,8 +192,8 @@ def generate(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _write_tables(ir: VendorIR, out: Path, header: str) -> list[dict[str, Any]]:
-    tools = table_rows(ir)
+def _write_tables(ir: VendorIR, out: Path, header: str, left_out: set[str]) -> list[dict[str, Any]]:
+    tools = table_rows(ir, left_out)
     vendor = ir.vendor_table()
     parts, listed = share_parts(tools)
     (out / "__init__.py").write_text(_render("init.py.jinja", header=header, vendor=vendor))

@@ -300,7 +300,7 @@ def test_generated_client_keeps_dot_segments_in_their_parameter(
     assert seen[0].url.raw_path == raw_path
 
 
-def test_skipped_operation_is_an_error_and_nothing_is_written(tmp_path: Path) -> None:
+def test_an_operation_the_generator_rejects_is_left_out_and_the_rest_is_written(tmp_path: Path) -> None:
     spec = copy.deepcopy(SPEC)
     spec["paths"]["/things/{id}"]["patch"] = {
         "operationId": "patch_thing",
@@ -313,10 +313,13 @@ def test_skipped_operation_is_an_error_and_nothing_is_written(tmp_path: Path) ->
     out.mkdir()
     (out / "keep.txt").write_text("previous output")
     diags = emit_client(spec, out, vendor="acme", header=HEADER)
-    errors = [d for d in diags if d.severity is Severity.ERROR]
-    assert [(d.code, d.where) for d in errors] == [("client-operation-skipped", "PATCH /things/{id}")]
-    assert "application/xml" in errors[0].message
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert not [d for d in diags if d.severity is Severity.ERROR]
+    left = [d for d in diags if d.code == "client-operation-left-out"]
+    assert [(d.severity, d.where) for d in left] == [(Severity.WARNING, "PATCH /things/{id}")]
+    assert "application/xml" in left[0].message and "it stays a tool" in left[0].message
+    assert not (out / "keep.txt").exists()  # the client was written, without that one operation
+    assert not (out / "api" / "things" / "patch_thing.py").exists()
+    assert (out / "api" / "things" / "update_thing.py").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
 
 

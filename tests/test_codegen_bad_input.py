@@ -372,3 +372,101 @@ def test_emitter_error_diagnostic_leaves_generated_untouched(
     with pytest.raises(GenerationError) as err:
         _generate(project)
     assert "generated/acme left unchanged" in str(err.value) and "broken-model" in str(err.value)
+
+
+# --- generation that finishes: the typed client's gaps are reported, never a traceback -------------
+
+REJECTED_AND_COLLIDING = ACME_SPEC.replace(
+    "components:\n",
+    """\
+  /things/{thingId}/xml:
+    parameters: [{name: thingId, in: path, required: true, schema: {type: integer}}]
+    patch:
+      operationId: patchThingXml
+      tags: [things]
+      requestBody: {required: true, content: {application/xml: {schema: {$ref: "#/components/schemas/Thing"}}}}
+      responses:
+        200: {description: ok}
+  /things/{thingId}/moves:
+    parameters: [{name: thingId, in: path, required: true, schema: {type: integer}}]
+    post:
+      operationId: moveThing
+      tags: [things]
+      parameters: [{name: op, in: query, required: true, schema: {$ref: "#/components/schemas/Op"}}]
+      responses:
+        200: {description: ok}
+components:
+""",
+).replace(
+    "  schemas:\n",
+    "  schemas:\n    Op:\n      type: string\n      enum: [ADD, add, remove]\n",
+)
+
+
+def test_an_operation_the_typed_client_rejects_stays_a_tool_and_generation_finishes(project: Project) -> None:
+    project.expect_unchanged = False
+    broken = project.base / "acme-broken.openapi.yaml"
+    broken.write_text(REJECTED_AND_COLLIDING)
+    result = project.cli("generate", "acme", "--spec", str(broken))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    (left,) = [line for line in lines if "client-operation-left-out" in line]
+    assert "PATCH /things/{thingId}/xml" in left and "it stays a tool" in left and "application/xml" in left
+    assert any("client-enum-collision" in line and "(ADD)" in line for line in lines)
+    assert "wrote generated/acme: 5 tools" in result.stderr
+    from importlib import util
+
+    spec = util.spec_from_file_location("acme_tools", project.generated / "acme" / "tools.py")
+    assert spec is not None and spec.loader is not None
+    module = util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    tools = {t["name"]: t for t in module.TOOLS}
+    assert tools["patch_thing_xml"]["client_module"] is None  # a tool without a typed function
+    assert tools["move_thing"]["client_module"] == "api.things.move_thing"
+    client = project.generated / "acme" / "client" / "api" / "things"
+    assert (client / "move_thing.py").is_file() and not (client / "patch_thing_xml.py").exists()
+
+
+CRASHING_GENERATOR = """\
+import openapi_python_client.parser as parser
+
+def _crash(*args, **kwargs):
+    raise RuntimeError("boom in the client generator")
+
+parser.GeneratorData.from_dict = staticmethod(_crash)
+"""
+
+BROKEN_GENERATOR = """\
+import ledgermcp.codegen.emit as emit
+
+def _crash(*args, **kwargs):
+    raise KeyError("a bug")
+
+emit.build_ir = _crash
+"""
+
+
+@pytest.mark.parametrize(
+    ("patch", "messages"),
+    [
+        (CRASHING_GENERATOR, ["client-generator-crashed", "RuntimeError: boom in the client generator"]),
+        (BROKEN_GENERATOR, ["error: generation stopped unexpectedly: KeyError: 'a bug'"]),
+    ],
+)
+def test_no_traceback_reaches_the_user_when_a_generator_fails(
+    project: Project, patch: str, messages: list[str]
+) -> None:
+    (project.base / "sitecustomize.py").write_text(patch)
+    try:
+        result = project.cli("generate", "acme")
+        verbose = project.cli("generate", "acme", "-v")
+    finally:
+        (project.base / "sitecustomize.py").unlink()
+    assert result.returncode == 2
+    for message in messages:
+        assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert error_lines(result), result.stderr
+    if patch is BROKEN_GENERATOR:  # a bug of ours: -v shows where it happened
+        assert "Traceback" in verbose.stderr

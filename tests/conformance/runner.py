@@ -150,6 +150,13 @@ def check_typed(vendor: Vendor, url: str, sets: Mapping[str, list[dict[str, Any]
     checks = []
     with client:
         for tool in vendor.tools:
+            if tool.get("client_module") is None:  # left out of the typed client by the generator
+                check = Check(tool["name"], "typed")
+                check.problems.append(
+                    "no typed function: `ledgermcp generate` left the operation out of the client"
+                )
+                checks.append(check)
+                continue
             function = typed_function(vendor.name, tool)
             for index, args in enumerate(sets[tool["name"]]):
                 check = Check(tool["name"], f"{variant_name(index)}#{index}")
