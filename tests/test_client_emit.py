@@ -454,3 +454,63 @@ def test_prepare_fixes_types_header_dates_and_title_clashes() -> None:
     assert "title" not in schemas["Contact"] and "title" not in schemas["Update"]
     assert prepared["paths"]["/c"]["put"]["parameters"][0]["schema"] == {"type": "string"}
     assert prepare_for_client(prepared)[1] == []
+
+
+def _package(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_an_import_of_a_model_never_written_is_found(tmp_path: Path) -> None:
+    from ledgermcp.codegen.client_emit import broken_imports
+
+    package = _package(
+        tmp_path / "client",
+        {
+            "__init__.py": "",
+            "models/__init__.py": "from .thing import Thing\n\n__all__ = ('Thing',)\n",
+            "models/thing.py": "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from ..models.part import Part\n\n\nclass Thing:\n    pass\n",
+            "models/part.py": "class Part:\n    pass\n",
+            "api/__init__.py": "",
+            "api/things/__init__.py": "",
+            "api/things/get_thing.py": "from ...models.thing import Thing\nfrom ... import models\nfrom ...types import Response\n",
+            "api/things/list_things.py": "from ...models.thing import (\n    Thing,\n    Gadget,\n)\nfrom ...models.missing import Missing\n",
+            "types.py": "Response = object\n",
+        },
+    )  # fmt: skip
+    found = {str(p.relative_to(package)): problems for p, problems in broken_imports(package).items()}
+    assert found == {
+        "api/things/list_things.py": [
+            "...models.thing has no Gadget",
+            "module ...models.missing does not exist",
+        ]
+    }
+
+
+def test_an_operation_module_that_would_not_import_is_left_out(tmp_path: Path) -> None:
+    from ledgermcp.codegen.client_emit import _drop_unimportable
+
+    package = _package(
+        tmp_path / "client",
+        {
+            "__init__.py": "",
+            "models/__init__.py": "",
+            "api/things/list_things.py": "from ...models.missing import Missing\n",
+            "api/things/get_thing.py": "from ... import models\n",
+        },
+    )
+    spec = {"paths": {"/things": {"get": {"operationId": "list_things", "tags": ["things"]}},
+                      "/things/{id}": {"get": {"operationId": "get_thing", "tags": ["things"]}}}}  # fmt: skip
+    diags, left_out = _drop_unimportable(spec, package)
+    assert left_out == {"GET /things"}
+    assert [(d.severity, d.code, d.where) for d in diags] == [
+        (Severity.WARNING, "client-operation-left-out", "GET /things")
+    ]
+    assert "module ...models.missing does not exist" in diags[0].message
+    assert (
+        not (package / "api/things/list_things.py").exists()
+        and (package / "api/things/get_thing.py").exists()
+    )
