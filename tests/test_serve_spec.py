@@ -166,6 +166,56 @@ async def test_a_description_served_over_streamable_http(small: Path, tmp_path: 
     assert created["name"] == "Acme"
 
 
+@pytest.mark.anyio
+async def test_credentials_and_base_url_come_from_the_names_variables(small: Path, tmp_path: Path) -> None:
+    """Not the sandbox: a real HTTP upstream on 127.0.0.1, reached with LEDGERMCP_ACME_* as set."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from secret_scan import register_secret
+
+    key = "acme-key-5f0e9b2c71"
+    register_secret(key, "LEDGERMCP_ACME_API_KEY")
+    seen: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+            body = b'[{"id": "1", "name": "Acme"}]'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=upstream.serve_forever, daemon=True)
+    thread.start()
+    env = server_env(
+        tmp_path,
+        LEDGERMCP_ACME_BASE_URL=f"http://127.0.0.1:{upstream.server_address[1]}/v1",
+        LEDGERMCP_ACME_API_KEY=key,
+    )
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "ledgermcp", "serve", "--spec", str(small), "--name", "acme", "--mode", "full"],
+        env=env,
+        cwd=str(tmp_path),
+    )
+    try:
+        async with Client(params, mode="auto", read_timeout_seconds=60) as client:
+            listed = await client.call_tool("list_customers", {})
+            assert not listed.is_error, listed.content
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+    assert [(r["path"], r.get("x-acme-key")) for r in seen] == [("/v1/customers", key)]
+    assert key not in json.dumps(listed.structured_content)
+
+
 # --- the cache ----------------------------------------------------------------------------------
 
 
