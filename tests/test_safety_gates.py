@@ -185,7 +185,9 @@ async def test_destructive_tools_need_a_plan_bound_token(vendor: str, tmp_path: 
         recorder.requests.clear()
         first = await pipeline.call(name, args)
         assert not first.is_error and first.structured["approval_required"], (name, first.text)
-        assert [r.method for r in recorder.requests] == [], name  # nothing at all before approval
+        # before approval only the entity is read, to show the person what the write changes
+        shown = (first.structured["plan"].get("snapshot") or {}).get("paths") or []
+        assert [(r.method, r.url.path) for r in recorder.requests] == [("GET", p) for p in shown[:1]], name
         token = first.structured["approval"]["token"]
 
         # a made-up token or a flag does not skip the preview

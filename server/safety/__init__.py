@@ -148,6 +148,22 @@ class Safety:
     audit: AuditLog | None
 
 
+def _entity_reader(pipeline: Any) -> Any:
+    """Reads what a write will change (the first entity of its snapshot target) for the approval
+    plan; the pipeline's upstream is looked up per call, as it may be wrapped after install."""
+    from ledgermcp.server.safety.plan import snapshot_requests
+
+    async def read(call: Any) -> list[Any]:
+        found = []
+        for request in snapshot_requests(call.tool, call.arguments)[:1]:
+            response = await pipeline.upstream.send(request)
+            if 200 <= int(response.status_code) < 300:
+                found.append(response.json())
+        return found
+
+    return read
+
+
 def install(pipeline: Any, options: SafetyOptions | None = None, *, ask: Ask | None = None) -> Safety:
     opts = options or SafetyOptions()
     vendor = pipeline.vendor.name
@@ -166,6 +182,7 @@ def install(pipeline: Any, options: SafetyOptions | None = None, *, ask: Ask | N
             ),
             ask=ask,
             snapshots=opts.snapshots,
+            read_entity=_entity_reader(pipeline),
         )
     store = hook = None
     if opts.snapshots:
