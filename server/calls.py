@@ -381,6 +381,7 @@ class CallPipeline:
                 body=body,
                 uri=uri,
                 expected=list(call.tool["binding"].get("responses") or []),
+                write=not call.read_only,
             )
             for shaper in self.shapers:
                 result = shaper(call, result)

@@ -138,6 +138,12 @@ def options_from_env(
     return opts
 
 
+def _declared(vendor: Any, tool_name: str) -> list[str] | None:
+    """The answer media types the tool table declares for a read tool (None: not in the table)."""
+    tool = vendor.by_name.get(tool_name)
+    return None if tool is None else list(tool["binding"].get("responses") or [])
+
+
 @dataclass
 class Safety:
     options: SafetyOptions
@@ -176,6 +182,7 @@ def install(pipeline: Any, options: SafetyOptions | None = None, *, ask: Ask | N
             vendor=vendor,
             fail_open=opts.snapshot_fail_open,
             secrets_of=pipeline.settings.secret_values,
+            declared_of=lambda name: _declared(pipeline.vendor, name),
             **kwargs,
         )
     audit = None

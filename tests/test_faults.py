@@ -1,0 +1,170 @@
+"""Fault injection: the real vendor HTTP stack against a misbehaving upstream on 127.0.0.1
+(tests/fault_upstream.py), one test per fault. Nothing is written behind a failed check, nothing
+wrong is called success, every call is bounded."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fault_upstream import FaultyUpstream
+from secret_scan import register_secret
+
+from ledgermcp.server.app import App, create_app
+from ledgermcp.server.catalog import load_vendor
+from ledgermcp.server.safety import SafetyOptions
+
+TOKEN = "fault-suite-access-token-5c1e0a"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def upstream() -> Iterator[FaultyUpstream]:
+    server = FaultyUpstream()
+    yield server
+    server.stop()
+
+
+def env_for(upstream: FaultyUpstream, tmp_path: Path, **extra: str) -> dict[str, str]:
+    register_secret(TOKEN, "the fault suite's access token")
+    env = {
+        "LEDGERMCP_FORTNOX_BASE_URL": upstream.url,
+        "LEDGERMCP_FORTNOX_ACCESS_TOKEN": TOKEN,
+        "LEDGERMCP_FORTNOX_RATE_LIMIT": "off",
+        "LEDGERMCP_DATA_DIR": str(tmp_path / "data"),
+    }
+    env.update(extra)
+    return env
+
+
+def app_for(upstream: FaultyUpstream, tmp_path: Path, safety: SafetyOptions | None = None, **env: str) -> App:
+    options = safety or SafetyOptions(
+        approve="never", snapshot_dir=str(tmp_path / "snapshots"), audit_log=str(tmp_path / "audit.jsonl")
+    )
+    return create_app(load_vendor("fortnox"), environ=env_for(upstream, tmp_path, **env), safety=options)
+
+
+def error_of(result: Any) -> dict[str, Any]:
+    assert result.is_error, result.text
+    return dict(result.structured["error"])
+
+
+def snapshot_files(tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "snapshots"
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+# --- the read before a write ----------------------------------------------------------------
+
+HTML_PAGE = b"<!DOCTYPE html><html><body>Session expired, please log in again</body></html>"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/html; charset=utf-8", HTML_PAGE),
+        ("application/json", b'{"Customer": {"CustomerNumber": "17", "Na'),
+        ("application/json", b'["not", "the", "entity"]'),
+    ],
+    ids=["html", "truncated-json", "json-list"],
+)
+@pytest.mark.anyio
+async def test_pre_read_that_is_not_the_entity_blocks_the_write(
+    upstream: FaultyUpstream, tmp_path: Path, content_type: str, body: bytes
+) -> None:
+    upstream.on("GET", "/3/customers/17", lambda h: h.answer(200, body, content_type))
+    app = app_for(upstream, tmp_path)
+    try:
+        result = await app.pipeline.call("delete_customer", {"CustomerNumber": "17"})
+    finally:
+        await app.aclose()
+    error = error_of(result)
+    assert error["code"] == "SNAPSHOT_FAILED" and error["request_sent"] is False
+    assert "/3/customers/17" in error["message"]
+    assert upstream.seen("DELETE") == []  # nothing written
+    assert [r["method"] for r in upstream.seen()] == ["GET"]
+    assert snapshot_files(tmp_path) == []  # and no snapshot keeps the page as if it were the entity
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [(a["sent"], a["error"]) for a in audit] == [(False, "SNAPSHOT_FAILED")]
+
+
+@pytest.mark.anyio
+async def test_pre_read_of_the_entity_lets_the_write_go(upstream: FaultyUpstream, tmp_path: Path) -> None:
+    upstream.on("DELETE", "/3/customers/17", lambda h: h.answer(204, b""))
+    app = app_for(upstream, tmp_path)
+    try:
+        result = await app.pipeline.call("delete_customer", {"CustomerNumber": "17"})
+    finally:
+        await app.aclose()
+    assert not result.is_error, result.text
+    assert [r["method"] for r in upstream.seen()] == ["GET", "DELETE"]
+    (snapshot,) = snapshot_files(tmp_path)
+    assert json.loads(snapshot.read_text())["entities"][0]["state"]["Customer"]["Name"] == "Acme"
+
+
+def test_stale_temporary_snapshot_files_are_removed_at_start(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from ledgermcp.server.safety.snapshots import SnapshotStore
+
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = folder / f".20260101T000000Z-x-00000000.json.{int(dead.stdout)}.abcd1234.tmp"
+    live = folder / f".20260101T000000Z-x-00000001.json.{os.getppid()}.abcd1234.tmp"
+    stale.write_text('{"id": ')
+    live.write_text('{"id": ')
+    SnapshotStore(folder)
+    assert not stale.exists()  # its writer is gone
+    assert live.exists()  # a live process may still rename it into place
+
+
+# --- answers that are not what the operation declares --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tool", "method", "path", "arguments", "write"),
+    [
+        ("get_customer", "GET", "/3/customers/17", {"CustomerNumber": "17"}, False),
+        ("create_customer", "POST", "/3/customers", {"Name": "Acme"}, True),
+    ],
+)
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [("text/html", HTML_PAGE), ("application/json", b"<!DOCTYPE html><html>maintenance</html>")],
+    ids=["html", "invalid-json"],
+)
+@pytest.mark.anyio
+async def test_non_json_2xx_is_an_error(
+    upstream: FaultyUpstream,
+    tmp_path: Path,
+    tool: str,
+    method: str,
+    path: str,
+    arguments: dict[str, Any],
+    write: bool,
+    content_type: str,
+    body: bytes,
+) -> None:
+    upstream.on(method, path, lambda h: h.answer(200, body, content_type))
+    app = app_for(upstream, tmp_path)
+    try:
+        result = await app.pipeline.call(tool, arguments)
+    finally:
+        await app.aclose()
+    error = error_of(result)
+    assert error["code"] == "UPSTREAM_ERROR" and error["status"] == 200 and error["request_sent"] is True
+    assert "<!DOCTYPE html>" in error["excerpt"] and len(error["excerpt"]) <= 170
+    assert "application/json" in error["message"]
+    assert ("The write may have happened" in error["hint"]) is write
