@@ -18,12 +18,14 @@ message is scrubbed of the credentials the server knows.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import httpx
 
 from ledgermcp.server import errors, render
@@ -280,6 +282,9 @@ def failure_from_exception(exc: BaseException, tool: Mapping[str, Any]) -> ToolF
 
     if isinstance(exc, OAuthError):  # a broken token chain, a missing login: nothing was sent
         return ToolFailure(exc.code, f"{tool.get('name')}: {exc.message}", exc.hint or "", sent=False)
+    if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
+        # refused while the request was built: nothing left
+        return errors.from_exception(exc, tool=tool, sent=False)
     if not isinstance(exc, (httpx.HTTPError, StackError)):
         return errors.from_exception(exc, tool=tool, sent=True)
     f = classify_exception(exc)
@@ -291,6 +296,25 @@ def failure_from_exception(exc: BaseException, tool: Mapping[str, Any]) -> ToolF
         details["retry_after_seconds"] = f.retry_after
     sent = bool(f.may_have_been_sent) or not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
     return ToolFailure(code, f"{tool.get('name')}: {f.message}", f.hint, sent=sent, details=details)
+
+
+def call_timeout(client: Any) -> float | None:
+    """The seconds one call may take on the wire, from the client's timeout (`--timeout`,
+    `LEDGERMCP_<VENDOR>_TIMEOUT_MS`, default 30 s); None when the client has none."""
+    timeout = getattr(client, "timeout", None)
+    if not isinstance(timeout, httpx.Timeout):
+        return None
+    values = [v for v in (timeout.connect, timeout.read, timeout.write, timeout.pool) if v is not None]
+    return max(values) if values else None
+
+
+def remaining(call: Call) -> float:
+    """Seconds left before the call's deadline (infinite when it has none)."""
+    deadline = call.extras.get(DEADLINE_KEY)
+    return math.inf if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+DEADLINE_KEY = "deadline"  # call.extras: time.monotonic() by which everything on the wire must be done
 
 
 # --- the pipeline -------------------------------------------------------------------------
@@ -321,6 +345,9 @@ class CallPipeline:
         self.reserved: set[str] = set()
         self.reserved_checks: list[ReservedCheck] = []
         self.shapers: list[Shaper] = []
+        # one deadline per call: the read before a write, the request, its retries and reading the
+        # whole answer must all end within this many seconds of the gates letting the call through
+        self.timeout = call_timeout(upstream.client)
 
     # stages, each callable on its own -------------------------------------------------------
 
@@ -354,6 +381,8 @@ class CallPipeline:
             outcome = await gate(call)
             if outcome is not None:
                 return outcome
+        if self.timeout is not None:  # the clock starts once no human is waited for
+            call.extras[DEADLINE_KEY] = time.monotonic() + self.timeout
         for hook in self.before_send:
             await hook(call)
         return None
@@ -361,11 +390,28 @@ class CallPipeline:
     async def send(self, call: Call) -> Any:
         assert call.request is not None
         try:
-            return await self.upstream.send(call.request)
+            with anyio.fail_after(remaining(call)):
+                return await self.upstream.send(call.request)
         except ToolFailure:
             raise
+        except TimeoutError:
+            raise self.deadline_failure(call) from None
         except Exception as exc:
             raise failure_from_exception(exc, call.tool) from None
+
+    def deadline_failure(self, call: Call) -> ToolFailure:
+        from ledgermcp.server.http.env import env_names
+
+        setting = env_names(self.vendor.info, "timeout_ms")[0]
+        return ToolFailure(
+            errors.TIMEOUT,
+            f"{call.name}: no complete answer within the call's deadline of {self.timeout:g} s "
+            f"(connecting, sending, waiting, reading and retries together; --timeout or {setting})",
+            "Retry later; for a write, check first whether it took effect. A slow vendor may need a "
+            "longer --timeout.",
+            sent=True,
+            details={"deadline_seconds": self.timeout},
+        )
 
     def render(self, call: Call, response: Any) -> ToolResult:
         assert call.request is not None
@@ -420,7 +466,11 @@ class CallPipeline:
             result = await self.gate(call)
             if result is None:
                 call.extras["sent"] = True
-                response = await self.send(call)
+                try:
+                    response = await self.send(call)
+                except ToolFailure as failure:
+                    call.extras["sent"] = failure.sent  # e.g. a URL httpx refused: nothing left
+                    raise
                 call.extras["status"] = int(response.status_code)
                 result = self.render(call, response)
         except ToolFailure as failure:

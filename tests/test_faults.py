@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_upstream import FaultyUpstream
+from fault_upstream import FaultyUpstream, Handler
 from secret_scan import register_secret
 
 from ledgermcp.server.app import App, create_app
@@ -168,3 +169,52 @@ async def test_non_json_2xx_is_an_error(
     assert "<!DOCTYPE html>" in error["excerpt"] and len(error["excerpt"]) <= 170
     assert "application/json" in error["message"]
     assert ("The write may have happened" in error["hint"]) is write
+
+
+# --- one deadline per call ------------------------------------------------------------------
+
+
+def trickle(handler: Handler) -> None:
+    """A 200 whose JSON body comes one byte every 2 s: each read is quick, the whole never is."""
+    body = b'{"Customer": {"CustomerNumber": "17", "Name": "' + b"x" * 40 + b'"}}'
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    for i in range(len(body)):
+        handler.wfile.write(body[i : i + 1])
+        handler.wfile.flush()
+        time.sleep(2)
+
+
+@pytest.mark.anyio
+async def test_trickled_body_ends_with_timeout_within_the_deadline(
+    upstream: FaultyUpstream, tmp_path: Path
+) -> None:
+    upstream.on("GET", "/3/customers/17", trickle)
+    app = app_for(upstream, tmp_path, LEDGERMCP_FORTNOX_TIMEOUT_MS="3000")
+    started = time.monotonic()
+    try:
+        result = await app.pipeline.call("get_customer", {"CustomerNumber": "17"})
+    finally:
+        await app.aclose()
+    took = time.monotonic() - started
+    error = error_of(result)
+    assert error["code"] == "TIMEOUT" and error["deadline_seconds"] == 3.0
+    assert "deadline of 3 s" in error["message"] and "LEDGERMCP_FORTNOX_TIMEOUT_MS" in error["message"]
+    assert took < 3.0 + 1.0, took
+
+
+@pytest.mark.anyio
+async def test_deadline_covers_the_read_before_the_write(upstream: FaultyUpstream, tmp_path: Path) -> None:
+    upstream.on("GET", "/3/customers/17", trickle)
+    app = app_for(upstream, tmp_path, LEDGERMCP_FORTNOX_TIMEOUT_MS="2000")
+    started = time.monotonic()
+    try:
+        result = await app.pipeline.call("delete_customer", {"CustomerNumber": "17"})
+    finally:
+        await app.aclose()
+    assert time.monotonic() - started < 2.0 + 1.0
+    error = error_of(result)
+    assert error["code"] == "SNAPSHOT_FAILED" and "deadline" in error["message"]
+    assert upstream.seen("DELETE") == []

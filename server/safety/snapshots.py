@@ -26,7 +26,7 @@ from typing import Any
 import anyio
 
 from ledgermcp.server import render
-from ledgermcp.server.calls import Call, Upstream
+from ledgermcp.server.calls import Call, Upstream, remaining
 from ledgermcp.server.errors import ToolFailure, scrub
 from ledgermcp.server.files import atomic_write, private_dir, remove_stale_temp_files
 from ledgermcp.server.render import ToolResult
@@ -139,9 +139,16 @@ class SnapshotHook:
         # the media types the read tool declares (from the tool table); None: not known
         self.declared_of = declared_of or (lambda name: None)
 
-    async def _read(self, request: Any) -> dict[str, Any]:
+    async def _read(self, request: Any, seconds: float) -> dict[str, Any]:
         try:
-            response = await self.upstream.send(request)
+            with anyio.fail_after(seconds):
+                response = await self.upstream.send(request)
+        except TimeoutError:
+            return {
+                "path": request.path,
+                "ok": False,
+                "error": "no complete answer within the call's deadline",
+            }
         except Exception as exc:
             return {
                 "path": request.path,
@@ -167,7 +174,7 @@ class SnapshotHook:
         results: list[dict[str, Any]] = [{} for _ in reads]
 
         async def one(i: int) -> None:
-            results[i] = await self._read(reads[i])
+            results[i] = await self._read(reads[i], remaining(call))
 
         async with anyio.create_task_group() as tg:
             for i in range(len(reads)):
