@@ -218,3 +218,76 @@ async def test_deadline_covers_the_read_before_the_write(upstream: FaultyUpstrea
     error = error_of(result)
     assert error["code"] == "SNAPSHOT_FAILED" and "deadline" in error["message"]
     assert upstream.seen("DELETE") == []
+
+
+# --- the audit log: an intent before sending, the outcome after ----------------------------
+
+
+@pytest.mark.anyio
+async def test_audit_intent_is_on_record_before_the_request_leaves(
+    upstream: FaultyUpstream, tmp_path: Path
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    at_arrival: list[list[dict[str, Any]]] = []
+
+    def put(handler: Handler) -> None:
+        at_arrival.append([json.loads(line) for line in audit.read_text().splitlines()])
+        handler.json({"Customer": {"CustomerNumber": "17"}})
+
+    upstream.on("PUT", "/3/customers/17", put)
+    app = app_for(upstream, tmp_path)
+    try:
+        result = await app.pipeline.call("update_customer", {"CustomerNumber": "17", "City": "Lund"})
+    finally:
+        await app.aclose()
+    assert not result.is_error, result.text
+    (seen,) = at_arrival
+    assert [(e["event"], e["tool"], e["method"]) for e in seen] == [("intent", "update_customer", "PUT")]
+    assert seen[0]["snapshot_id"]
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(e["event"], e["id"]) for e in lines] == [("intent", seen[0]["id"]), ("outcome", seen[0]["id"])]
+    assert lines[1]["sent"] is True and lines[1]["upstream_status"] == 200
+
+
+def test_doctor_lists_writes_with_outcome_unknown(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from ledgermcp.server.safety.audit import unfinished
+
+    audit = tmp_path / "audit.jsonl"
+    common = {"vendor": "fortnox", "method": "PUT", "path": "/3/customers/{CustomerNumber}"}
+    audit.write_text(
+        "\n".join(
+            json.dumps(e)
+            for e in [
+                {"event": "intent", "id": "a1", "tool": "update_customer", "time": "T1", **common},
+                {"event": "outcome", "id": "a1", "tool": "update_customer", "sent": True},
+                {
+                    "event": "intent",
+                    "id": "b2",
+                    "tool": "delete_customer",
+                    "time": "T2",
+                    "snapshot_id": "S",
+                    **common,
+                },
+            ]
+        )
+        + "\n"
+    )
+    assert [e["id"] for e in unfinished(audit, "fortnox")] == ["b2"]
+    assert unfinished(audit, "smallinvoice") == []
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEDGERMCP_", "FORTNOX_"))}
+    env.update(LEDGERMCP_AUDIT_LOG=str(audit), LEDGERMCP_DATA_DIR=str(tmp_path / "data"))
+    done = subprocess.run(
+        [sys.executable, "-m", "ledgermcp", "doctor", "fortnox"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "1 write(s) with outcome unknown" in done.stdout, done.stdout + done.stderr
+    assert (
+        "outcome unknown: T2 delete_customer PUT /3/customers/{CustomerNumber} (id b2, snapshot S)"
+        in done.stdout
+    )

@@ -5,8 +5,8 @@ whatever its transport offers for asking the human.
 `install(pipeline, options)` adds the gates and hooks to a `CallPipeline`:
 
     gates        DryRunGate (with dry_run), then ApprovalGate (unless approve="never")
-    before_send  SnapshotHook (unless snapshots are off)
-    after        SnapshotHook.observe (names the snapshot in the result), AuditLog
+    before_send  SnapshotHook (unless snapshots are off), then AuditLog.before_send (the intent line)
+    after        SnapshotHook.observe (names the snapshot in the result), AuditLog (the outcome line)
 
 With snapshots on, the MCP app also serves them as resources (resources.py) and offers
 `restore_snapshot` (restore.py), which writes one back through the same pipeline.
@@ -196,5 +196,6 @@ def install(pipeline: Any, options: SafetyOptions | None = None, *, ask: Ask | N
         pipeline.before_send.insert(0, hook)
         pipeline.after.insert(0, hook.observe)
     if audit is not None:
+        pipeline.before_send.append(audit.before_send)  # after the snapshot, right before sending
         pipeline.after.append(audit)
     return Safety(opts, dry, approval, hook, store, audit)
