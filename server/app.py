@@ -150,7 +150,9 @@ def create_app(
             )
             transport = simulated.transport()
         client = open_client(vendor.info, settings, env=env, transport=transport, auth=auth)
-    pipeline = CallPipeline(vendor, Upstream(client), settings=settings)
+    from ledgermcp.server.limits import Limits
+
+    pipeline = CallPipeline(vendor, Upstream(client), settings=settings, limits=Limits.from_env(env))
     from ledgermcp.server import shaping
 
     shaping.install(pipeline)

@@ -31,6 +31,7 @@ import httpx
 from ledgermcp.server import errors, render
 from ledgermcp.server.catalog import Vendor
 from ledgermcp.server.errors import ToolFailure
+from ledgermcp.server.limits import Limits, setting, size_text
 from ledgermcp.server.render import ToolResult
 from ledgermcp.server.requests import PreparedRequest, RequestBuildError, build_request
 from ledgermcp.server.settings import VendorSettings, credential_env_names, load_settings
@@ -211,6 +212,25 @@ def validation_failure(tool: Mapping[str, Any], problems: list[dict[str, str]]) 
     )
 
 
+def _longest_url_argument(call: Call) -> str:
+    """The path or query argument that makes the URL long (for the message)."""
+    params = [p for p in call.tool["binding"].get("params") or [] if p.get("in") in ("path", "query")]
+    given = [(len(str(call.arguments[p["arg"]])), p["arg"]) for p in params if p["arg"] in call.arguments]
+    return max(given)[1] if given else "(arguments)"
+
+
+def body_size(request: PreparedRequest) -> int:
+    """Bytes of the body `request.build` sends (JSON, form fields and files; without multipart framing)."""
+    size = 0
+    if request.has_json_body:
+        import json
+
+        size += len(json.dumps(request.json_body, ensure_ascii=False).encode("utf-8"))
+    size += sum(len(k) + len(v.encode("utf-8")) + 2 for k, v in request.form)
+    size += sum(len(f.content) for f in request.files)
+    return size
+
+
 # --- send ---------------------------------------------------------------------------------
 
 
@@ -331,8 +351,10 @@ class CallPipeline:
         gates: Iterable[Gate] = (),
         before_send: Iterable[Hook] = (),
         after: Iterable[Observer] = (),
+        limits: Limits | None = None,
     ) -> None:
         self.vendor = vendor
+        self.limits = limits or Limits()
         self.upstream = upstream
         self.settings = settings or load_settings(vendor.info)
         self.allowed = set(allowed) if allowed is not None else None
@@ -374,7 +396,43 @@ class CallPipeline:
         except RequestBuildError as exc:
             problem = {"field": exc.field, "problem": str(exc), "fix": exc.fix}
             raise validation_failure(call.tool, [problem]) from None
+        self.check_size(call)
         return call.request
+
+    def check_size(self, call: Call) -> None:
+        """Refuse, before anything is sent, a URL or a body larger than the limits allow."""
+        request = call.request
+        assert request is not None
+        url = len(request.target)
+        if url > self.limits.max_url_chars:
+            field = _longest_url_argument(call)
+            name = setting("max_url_chars")
+            raise validation_failure(
+                call.tool,
+                [
+                    {
+                        "field": field,
+                        "problem": f"the request's path and query would be {url} characters, more than "
+                        f"the {self.limits.max_url_chars} a URL may have ({name})",
+                        "fix": f"shorten '{field}' (a value this long is not an id or a filter the vendor "
+                        f"takes), or raise {name} if the vendor accepts longer URLs",
+                    }
+                ],
+            )
+        size = body_size(request)
+        if size > self.limits.max_body_bytes:
+            name = setting("max_body_bytes")
+            raise validation_failure(
+                call.tool,
+                [
+                    {
+                        "field": "(body)",
+                        "problem": f"the request body would be {size_text(size)}, more than the limit of "
+                        f"{size_text(self.limits.max_body_bytes)} ({name})",
+                        "fix": f"send less in one call (split it), or raise {name}",
+                    }
+                ],
+            )
 
     async def gate(self, call: Call) -> Any:
         for gate in self.gates:

@@ -291,3 +291,56 @@ def test_doctor_lists_writes_with_outcome_unknown(tmp_path: Path) -> None:
         "outcome unknown: T2 delete_customer PUT /3/customers/{CustomerNumber} (id b2, snapshot S)"
         in done.stdout
     )
+
+
+# --- limits before sending -------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_one_megabyte_path_is_refused_and_nothing_is_sent(
+    upstream: FaultyUpstream, tmp_path: Path
+) -> None:
+    app = app_for(upstream, tmp_path)
+    try:
+        read = await app.pipeline.call("get_customer", {"CustomerNumber": "9" * 1_000_000})
+        write = await app.pipeline.call(
+            "update_customer", {"CustomerNumber": "9" * 1_000_000, "City": "Lund"}
+        )
+    finally:
+        await app.aclose()
+    for result in (read, write):
+        error = error_of(result)
+        assert error["code"] == "VALIDATION_ERROR" and error["request_sent"] is False
+        assert (
+            error["field"] == "CustomerNumber"
+            and "LEDGERMCP_MAX_URL_CHARS" in error["problems"][0]["problem"]
+        )
+        assert len(result.text) < 2000  # the value is not echoed back
+    assert upstream.seen() == []  # not even the read before the write
+    (line,) = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert (line["event"], line["sent"], line["error"]) == ("outcome", False, "VALIDATION_ERROR")
+
+
+@pytest.mark.anyio
+async def test_body_above_the_limit_is_refused_naming_it(upstream: FaultyUpstream, tmp_path: Path) -> None:
+    app = app_for(upstream, tmp_path, LEDGERMCP_MAX_BODY_BYTES="1k")
+    try:
+        small = await app.pipeline.call("create_customer", {"Name": "Acme"})
+        big = await app.pipeline.call(
+            "create_customer", {"Name": "Acme", "Comments": "x" * 1000, "City": "y" * 1000}
+        )
+    finally:
+        await app.aclose()
+    assert not small.is_error, small.text
+    error = error_of(big)
+    assert error["code"] == "VALIDATION_ERROR" and error["request_sent"] is False
+    assert "limit of 1 KiB (LEDGERMCP_MAX_BODY_BYTES)" in error["problems"][0]["problem"]
+    assert len(upstream.seen("POST")) == 1
+
+
+def test_a_malformed_limit_stops_the_start() -> None:
+    from ledgermcp.server.limits import LimitError, Limits
+
+    assert Limits.from_env({"LEDGERMCP_MAX_RESULT_BYTES": "512k"}).max_result_bytes == 512 * 1024
+    with pytest.raises(LimitError, match="LEDGERMCP_MAX_BODY_BYTES='ten' is not a positive size"):
+        Limits.from_env({"LEDGERMCP_MAX_BODY_BYTES": "ten"})
