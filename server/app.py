@@ -150,9 +150,11 @@ def create_app(
             )
             transport = simulated.transport()
         client = open_client(vendor.info, settings, env=env, transport=transport, auth=auth)
+    from ledgermcp.server.downloads import default_downloads_dir
     from ledgermcp.server.limits import Limits
 
     pipeline = CallPipeline(vendor, Upstream(client), settings=settings, limits=Limits.from_env(env))
+    pipeline.downloads_dir = default_downloads_dir(vendor.name, env)
     from ledgermcp.server import shaping
 
     shaping.install(pipeline)

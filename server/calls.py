@@ -35,6 +35,7 @@ from ledgermcp.server.limits import Limits, setting, size_text
 from ledgermcp.server.render import ToolResult
 from ledgermcp.server.requests import PreparedRequest, RequestBuildError, build_request
 from ledgermcp.server.settings import VendorSettings, credential_env_names, load_settings
+from ledgermcp.server.shaping import cap_result
 
 STAGES = ("resolve", "validate", "prepare", "gate", "send", "render", "observe")
 
@@ -334,6 +335,7 @@ def remaining(call: Call) -> float:
     return math.inf if deadline is None else max(0.0, deadline - time.monotonic())
 
 
+SECRETS_KEY = "secrets"  # call.extras: credentials of this call only (a forwarded Authorization)
 DEADLINE_KEY = "deadline"  # call.extras: time.monotonic() by which everything on the wire must be done
 
 
@@ -355,6 +357,7 @@ class CallPipeline:
     ) -> None:
         self.vendor = vendor
         self.limits = limits or Limits()
+        self.downloads_dir: Any = None  # where large downloads are saved (None: the data directory's)
         self.upstream = upstream
         self.settings = settings or load_settings(vendor.info)
         self.allowed = set(allowed) if allowed is not None else None
@@ -477,6 +480,20 @@ class CallPipeline:
         ctype = response.headers.get("content-type")
         body = bytes(response.content)
         if 200 <= status < 300:
+            body = self._redacted(call, ctype, body)
+            expected = list(call.tool["binding"].get("responses") or [])
+            if len(body) > self.limits.max_inline_bytes:
+                try:
+                    mt, _ = render.read_as_declared(ctype, body, expected)
+                except render.UnreadableAnswer:
+                    mt = "application/json"  # success() below reports it
+                if not render.is_json(mt):
+                    from ledgermcp.server import downloads
+
+                    directory = self.downloads_dir or downloads.default_downloads_dir(self.vendor.name)
+                    return downloads.linked(
+                        call.name, status, mt, body, directory, self.limits.max_inline_bytes
+                    )
             uri = f"ledgermcp://{self.vendor.name}{call.request.path}"
             result = render.success(
                 tool=call.name,
@@ -484,13 +501,13 @@ class CallPipeline:
                 content_type=ctype,
                 body=body,
                 uri=uri,
-                expected=list(call.tool["binding"].get("responses") or []),
+                expected=expected,
                 write=not call.read_only,
             )
             for shaper in self.shapers:
                 result = shaper(call, result)
-            return result
-        secrets = self.settings.secret_values()
+            return cap_result(call, result, self.limits.max_result_bytes)
+        secrets = self.secrets(call)
         message = errors.vendor_message(body, render.media_type(ctype))
         failure = errors.from_status(
             status,
@@ -532,7 +549,7 @@ class CallPipeline:
                 call.extras["status"] = int(response.status_code)
                 result = self.render(call, response)
         except ToolFailure as failure:
-            result = render.failure(self._scrubbed(failure))
+            result = render.failure(self._scrubbed(failure, call))
         except Exception as exc:  # the tool boundary: nothing escapes as a traceback
             result = render.failure(errors.from_exception(exc, tool=call.tool, sent=False))
         for observer in self.after:
@@ -540,8 +557,26 @@ class CallPipeline:
                 await observer(call, result)
         return result
 
-    def _scrubbed(self, failure: ToolFailure) -> ToolFailure:
-        secrets = self.settings.secret_values()
+    def secrets(self, call: Call) -> list[str]:
+        """Every credential this call can carry: the server's own and the call's (forwarded ones)."""
+        return [*self.settings.secret_values(), *call.extras.get(SECRETS_KEY, ())]
+
+    def _redacted(self, call: Call, content_type: str | None, body: bytes) -> bytes:
+        """A text or JSON answer with every credential value the runtime knows replaced (a vendor
+        that echoes the request's Authorization); binary documents are left as they are."""
+        mt = render.media_type(content_type)
+        if mt and not (render.is_json(mt) or mt.startswith("text/") or mt.endswith("xml")):
+            return body
+        from ledgermcp.server.http.redact import known_secrets
+
+        for secret in sorted({*self.secrets(call), *known_secrets()}, key=len, reverse=True):
+            raw = secret.encode("utf-8")
+            if len(raw) >= 4 and raw in body:
+                body = body.replace(raw, b"[redacted]")
+        return body
+
+    def _scrubbed(self, failure: ToolFailure, call: Call) -> ToolFailure:
+        secrets = self.secrets(call)
         failure.message = errors.scrub(failure.message, secrets)
         if failure.vendor_message:
             failure.vendor_message = errors.scrub(failure.vendor_message, secrets)

@@ -344,3 +344,160 @@ def test_a_malformed_limit_stops_the_start() -> None:
     assert Limits.from_env({"LEDGERMCP_MAX_RESULT_BYTES": "512k"}).max_result_bytes == 512 * 1024
     with pytest.raises(LimitError, match="LEDGERMCP_MAX_BODY_BYTES='ten' is not a positive size"):
         Limits.from_env({"LEDGERMCP_MAX_BODY_BYTES": "ten"})
+
+
+# --- result size ------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_ten_megabyte_json_on_a_get_tool_is_cut_with_a_note(
+    upstream: FaultyUpstream, tmp_path: Path
+) -> None:
+    big = {"Customer": {"CustomerNumber": "17", "Name": "Acme", "Comments": "x" * 10_000_000}}
+    upstream.on("GET", "/3/customers/17", lambda h: h.json(big))
+    app = app_for(upstream, tmp_path)
+    try:
+        result = await app.pipeline.call("get_customer", {"CustomerNumber": "17"})
+    finally:
+        await app.aclose()
+    assert not result.is_error, result.text
+    size = len(json.dumps(result.structured))
+    assert size <= app.pipeline.limits.max_result_bytes  # 256 KiB by default
+    assert result.structured["Customer"]["Name"] == "Acme"  # what fits is kept
+    view = result.structured["_view"]
+    assert view["cut"] is True and view["bytes"] > 10_000_000
+    assert "`fields`" in view["note"] and "LEDGERMCP_MAX_RESULT_BYTES" in view["note"]
+    assert "answer cut" in result.text and len(result.text) < 6000
+
+
+@pytest.mark.anyio
+async def test_sixty_megabyte_pdf_is_a_resource_link_to_a_private_file(
+    upstream: FaultyUpstream, tmp_path: Path
+) -> None:
+    pdf = b"%PDF-1.7\n" + os.urandom(60 * 1024 * 1024)
+    upstream.on("GET", "/3/invoices/5/preview", lambda h: h.answer(200, pdf, "application/pdf"))
+    app = app_for(upstream, tmp_path)
+    try:
+        result = await app.pipeline.call("preview_invoice", {"DocumentNumber": "5"})
+    finally:
+        await app.aclose()
+    assert not result.is_error, result.text
+    wire = json.dumps(result.to_wire())
+    assert len(wire) < 5000  # never inlined
+    (link,) = [c for c in result.content if c["type"] == "resource_link"]
+    assert (
+        link["mimeType"] == "application/pdf" and link["size"] == len(pdf) and link["name"].endswith(".pdf")
+    )
+    path = Path(link["uri"].removeprefix("file://"))
+    assert path.parent == tmp_path / "data" / "downloads" / "fortnox"  # under LEDGERMCP_DATA_DIR
+    assert path.stat().st_size == len(pdf) and path.read_bytes()[:8] == pdf[:8]
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    from mcp_types import CallToolResult
+
+    CallToolResult.model_validate(result.to_wire())  # a valid MCP result
+
+
+@pytest.mark.anyio
+async def test_small_download_is_still_inlined(upstream: FaultyUpstream, tmp_path: Path) -> None:
+    pdf = b"%PDF-1.7\nsmall"
+    upstream.on("GET", "/3/invoices/5/preview", lambda h: h.answer(200, pdf, "application/pdf"))
+    app = app_for(upstream, tmp_path)
+    try:
+        result = await app.pipeline.call("preview_invoice", {"DocumentNumber": "5"})
+    finally:
+        await app.aclose()
+    assert result.content[1]["type"] == "resource" and "blob" in result.content[1]["resource"]
+    assert not (tmp_path / "data" / "downloads").exists()
+
+
+# --- over Streamable HTTP --------------------------------------------------------------------
+
+HTTP_TOKEN = "fault-suite-endpoint-token-0123456789abcdef"
+FORWARDED = "forwarded-client-credential-8e1f2a7b"
+
+
+@pytest.mark.anyio
+async def test_forwarded_credential_echoed_by_the_vendor_is_redacted(
+    upstream: FaultyUpstream, tmp_path: Path
+) -> None:
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+    from test_remote_support import ServerProcess, clean_env
+
+    register_secret(FORWARDED, "a forwarded X-Upstream-Authorization")
+
+    def echo(handler: Handler) -> None:  # echoes the credential, bare, in an error and in a success
+        bare = handler.headers["Authorization"].partition(" ")[2]
+        if handler.path.startswith("/3/customers/1"):
+            handler.json({"ErrorInformation": {"Message": f"token {bare} has expired"}}, status=400)
+        else:
+            handler.json({"Customer": {"CustomerNumber": "2", "Name": f"seen {bare}"}})
+
+    upstream.fallback = echo
+    env = clean_env(
+        LEDGERMCP_HTTP_TOKEN=HTTP_TOKEN,
+        LEDGERMCP_FORTNOX_BASE_URL=upstream.url,
+        LEDGERMCP_FORTNOX_ACCESS_TOKEN=TOKEN,
+        LEDGERMCP_DATA_DIR=str(tmp_path / "data"),
+    )
+    server = ServerProcess(["fortnox", "--allow-upstream-credentials"], env, tmp_path / "stderr")
+    try:
+        headers = {"Authorization": f"Bearer {HTTP_TOKEN}", "X-Upstream-Authorization": f"Bearer {FORWARDED}"}
+        http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0))
+        async with Client(streamable_http_client(server.url, http_client=http)) as client:
+            failed = await client.call_tool("get_customer", {"CustomerNumber": "1"})
+            passed = await client.call_tool("get_customer", {"CustomerNumber": "2"})
+    finally:
+        server.stop()
+    assert [r["headers"]["Authorization"] for r in upstream.seen()] == [f"Bearer {FORWARDED}"] * 2
+    assert failed.is_error and "[redacted]" in failed.structured_content["error"]["vendor_message"]
+    assert passed.structured_content["Customer"]["Name"] == "seen [redacted]"
+    for result in (failed, passed):
+        assert FORWARDED not in result.model_dump_json()
+    assert FORWARDED not in (tmp_path / "stderr").read_text()
+
+
+def test_get_on_the_mcp_endpoint_is_405_and_holds_nothing_open(tmp_path: Path) -> None:
+    import httpx
+    from test_remote_support import ServerProcess, clean_env
+
+    server = ServerProcess(["fortnox", "--sandbox"], clean_env(), tmp_path / "stderr")
+    try:
+        started = time.monotonic()
+        got = httpx.get(server.url, headers={"Accept": "text/event-stream"}, timeout=10)
+        assert time.monotonic() - started < 5
+        assert got.status_code == 405 and got.headers["allow"] == "POST"
+        assert "stateless" in got.json()["error"]
+        assert httpx.delete(server.url, timeout=10).status_code == 405
+    finally:
+        server.stop()
+
+
+def test_weak_http_token_is_refused_with_how_to_make_one() -> None:
+    import subprocess
+    import sys
+
+    from test_remote_support import CLI, clean_env
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CLI,
+            "serve",
+            "fortnox",
+            "--sandbox",
+            "--transport",
+            "http",
+            "--host",
+            "0.0.0.0",
+        ],
+        env=clean_env(LEDGERMCP_HTTP_TOKEN="a"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "LEDGERMCP_HTTP_TOKEN is 1 characters long" in done.stderr and "at least 32" in done.stderr
+    assert "secrets.token_urlsafe(32)" in done.stderr
