@@ -501,3 +501,41 @@ def test_weak_http_token_is_refused_with_how_to_make_one() -> None:
     assert done.returncode == 2
     assert "LEDGERMCP_HTTP_TOKEN is 1 characters long" in done.stderr and "at least 32" in done.stderr
     assert "secrets.token_urlsafe(32)" in done.stderr
+
+
+# --- approval tokens: single use across processes ------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_token_replayed_in_a_second_process_is_refused(tmp_path: Path) -> None:
+    import sys
+
+    from mcp import Client, StdioServerParameters
+    from test_remote_support import clean_env
+
+    env = clean_env(LEDGERMCP_DATA_DIR=str(tmp_path / "data"))
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "ledgermcp", "serve", "fortnox", "--sandbox", "--approve", "destructive"],
+        env=env,
+        cwd=str(tmp_path),
+    )
+    one, two = {"CustomerNumber": "1"}, {"CustomerNumber": "2"}
+    async with Client(params, read_timeout_seconds=60) as first:
+        plan_one = await first.call_tool("delete_customer", one)
+        plan_two = await first.call_tool("delete_customer", two)
+        used = plan_one.structured_content["approval"]["token"]
+        unused = plan_two.structured_content["approval"]["token"]
+        spent = await first.call_tool("delete_customer", {**one, "_approval": used})
+        assert (spent.structured_content or {}).get("error", {}).get("code") != "APPROVAL_INVALID"
+    async with Client(
+        params, read_timeout_seconds=60
+    ) as second:  # a new process, as a per-call client starts
+        replay = await second.call_tool("delete_customer", {**one, "_approval": used})
+        fresh = await second.call_tool("delete_customer", {**two, "_approval": unused})
+    error = replay.structured_content["error"]
+    assert error["code"] == "APPROVAL_INVALID" and "already used" in error["message"]
+    assert error["request_sent"] is False
+    assert (fresh.structured_content or {}).get("error", {}).get("code") != "APPROVAL_INVALID"
+    record = tmp_path / "data" / "approval-used.json"
+    assert oct(record.stat().st_mode & 0o777) == "0o600" and len(json.loads(record.read_text())) == 2

@@ -13,8 +13,8 @@ With snapshots on, the MCP app also serves them as resources (resources.py) and 
 
 Approval tokens are signed with `options.approval_key` and their single use is kept in
 `options.used_tokens`; `options_from_env` fills both from `LEDGERMCP_APPROVAL_KEY` (else the key
-file, keys.py) and `LEDGERMCP_REDIS_URL` (used.py), so that replicas and restarts accept each
-other's tokens. Options built by hand without a key sign with a key of the process only.
+file, keys.py) and `LEDGERMCP_REDIS_URL` (else a file in the data directory; used.py), so that
+replicas and restarts accept each other's tokens, and each token is spent once. Options built by hand without a key sign with a key of the process only.
 
 The approval token travels in the reserved argument `_approval`. The generated input schemas are
 left unchanged: the pipeline takes `_approval` out of the arguments before validation (it is in
@@ -41,6 +41,7 @@ from ledgermcp.server.safety.gates import (
 from ledgermcp.server.safety.keys import ApprovalKey, ApprovalKeyError, approval_key, key_from_env_if_given
 from ledgermcp.server.safety.snapshots import SnapshotHook, SnapshotStore, default_snapshot_dir
 from ledgermcp.server.safety.used import (
+    FileUsedTokens,
     LocalUsedTokens,
     RedisUsedTokens,
     UsedTokens,
@@ -55,6 +56,7 @@ __all__ = [
     "ApprovalKeyError",
     "AuditLog",
     "DryRunGate",
+    "FileUsedTokens",
     "LocalUsedTokens",
     "RedisUsedTokens",
     "Safety",
@@ -133,8 +135,12 @@ def options_from_env(
     else:
         if opts.approval_key is None:
             opts.approval_key = approval_key(env)
-        if opts.used_tokens is None and (url := redis_url_from_env(env)):
-            opts.used_tokens = RedisUsedTokens(url)
+        if opts.used_tokens is None:
+            from ledgermcp.server.oauth.stores import data_dir
+
+            url = redis_url_from_env(env)
+            # across hosts with Redis; else across the processes of this host, in the data directory
+            opts.used_tokens = RedisUsedTokens(url) if url else FileUsedTokens(data_dir(env))
     return opts
 
 
