@@ -79,7 +79,7 @@ def build_server(
         except UnknownToolError as exc:
             raise MCPError(
                 types.INVALID_PARAMS, f"{exc}; tools/list shows the tools this server offers"
-            ) from None
+            ) from None  # the name in it is cut (calls.py)
         return tool_call_result(params.name, result)
 
     return Server(
@@ -308,12 +308,23 @@ def serve_snapshots(
 
 
 async def serve_stdio(app: App) -> None:
+    """Serve over stdin/stdout; every request line with an id gets an answer (server/stdio_guard.py)."""
+    import anyio
     from mcp.server.stdio import stdio_server
 
+    from ledgermcp.server.stdio_guard import LineGuard, standard_input
     from ledgermcp.server.stdio_pipes import pipe_streams
 
     try:
-        async with pipe_streams() as streams, stdio_server(*(streams or ())) as (read_stream, write_stream):  # type: ignore[arg-type]
-            await app.server.run(read_stream, write_stream, app.server.create_initialization_options())
+        async with pipe_streams() as streams:
+            lines, writer = streams if streams is not None else (standard_input(), None)
+            guard = LineGuard(lines)
+            async with (
+                stdio_server(guard, writer) as (read_stream, write_stream),  # type: ignore[arg-type]
+                anyio.create_task_group() as tg,
+            ):
+                tg.start_soon(guard.forward, write_stream)
+                # the answers end with the input, as the server's run does
+                await app.server.run(read_stream, write_stream, app.server.create_initialization_options())
     finally:
         await app.aclose()

@@ -128,8 +128,9 @@ class ArgumentValidator:
         props: Mapping[str, Any] = schema.get("properties") or {}
         found: list[dict[str, str]] = []
         unknown = [k for k in arguments if k not in props]
-        for key in unknown:
+        for key in unknown[:10]:
             valid = ", ".join(sorted(props)[:40]) or "none"
+            key = key if len(key) <= 80 else f"{key[:80]}... ({len(key)} characters)"
             found.append(
                 {
                     "field": key,
@@ -378,7 +379,8 @@ class CallPipeline:
 
     def resolve(self, name: str, arguments: Mapping[str, Any] | None, context: Any = None) -> Call:
         if (self.allowed is not None and name not in self.allowed) or name not in self.vendor.by_name:
-            raise UnknownToolError(f"unknown tool {name!r}")
+            shown = name if len(name) <= 80 else f"{name[:80]}... ({len(name)} characters)"
+            raise UnknownToolError(f"unknown tool {shown!r}")
         args = dict(arguments or {})
         reserved = {key: args.pop(key) for key in list(args) if key in self.reserved}
         call = Call(self.vendor.tool(name), args, context=context)
