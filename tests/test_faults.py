@@ -539,3 +539,46 @@ async def test_token_replayed_in_a_second_process_is_refused(tmp_path: Path) -> 
     assert (fresh.structured_content or {}).get("error", {}).get("code") != "APPROVAL_INVALID"
     record = tmp_path / "data" / "approval-used.json"
     assert oct(record.stat().st_mode & 0o777) == "0o600" and len(json.loads(record.read_text())) == 2
+
+
+# --- LEDGERMCP_DATA_DIR -------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_every_default_location_follows_the_data_dir(
+    upstream: FaultyUpstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from mcp import Client, StdioServerParameters
+    from test_remote_support import clean_env
+
+    upstream.on(
+        "GET",
+        "/3/invoices/5/preview",
+        lambda h: h.answer(200, b"%PDF-1.7\n" + b"0" * 4096, "application/pdf"),
+    )
+    data = tmp_path / "data"
+    env = clean_env(**env_for(upstream, tmp_path), LEDGERMCP_MAX_INLINE_BYTES="1k")
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "ledgermcp", "serve", "fortnox"], env=env, cwd=str(tmp_path)
+    )
+    async with Client(params, read_timeout_seconds=60) as client:
+        plan = await client.call_tool("delete_customer", {"CustomerNumber": "17"})
+        token = plan.structured_content["approval"]["token"]
+        done = await client.call_tool("delete_customer", {"CustomerNumber": "17", "_approval": token})
+        assert not done.is_error, done.content
+        assert not (await client.call_tool("preview_invoice", {"DocumentNumber": "5"})).is_error
+    assert (data / "approval.key").exists() and (data / "approval-used.json").exists()
+    assert len(list((data / "snapshots" / "fortnox").glob("*.json"))) == 1
+    assert [json.loads(x)["event"] for x in (data / "audit.jsonl").read_text().splitlines()] == [
+        "outcome",  # the plan: nothing sent
+        "intent",
+        "outcome",
+    ]
+    assert len(list((data / "downloads" / "fortnox").glob("*.pdf"))) == 1
+
+    from ledgermcp.server.oauth.stores import FileStore
+
+    monkeypatch.setenv("LEDGERMCP_DATA_DIR", str(data))
+    assert FileStore().root == data / "tokens"

@@ -86,6 +86,8 @@ class SafetyOptions:
     used_tokens: UsedTokens | None = None  # None: kept in this process
     clock: Callable[[], float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the environment the default locations come from (LEDGERMCP_DATA_DIR); None: the process's
+    environ: Mapping[str, str] | None = field(default=None, repr=False)
 
 
 def sandbox_defaults() -> SafetyOptions:
@@ -108,6 +110,7 @@ def options_from_env(
     says what to fix. A malformed `LEDGERMCP_APPROVAL_KEY` is refused even when approval is off."""
     env = os.environ if environ is None else environ
     opts = base or SafetyOptions()
+    opts.environ = env
 
     def flag(name: str) -> bool | None:
         value = env.get(name)
@@ -181,7 +184,9 @@ def install(pipeline: Any, options: SafetyOptions | None = None, *, ask: Ask | N
         )
     store = hook = None
     if opts.snapshots:
-        store = SnapshotStore(Path(opts.snapshot_dir) if opts.snapshot_dir else default_snapshot_dir(vendor))
+        store = SnapshotStore(
+            Path(opts.snapshot_dir) if opts.snapshot_dir else default_snapshot_dir(vendor, opts.environ)
+        )
         hook = SnapshotHook(
             store,
             pipeline.upstream,
@@ -194,7 +199,9 @@ def install(pipeline: Any, options: SafetyOptions | None = None, *, ask: Ask | N
     audit = None
     if opts.audit_log not in ("", "-"):
         audit = AuditLog(
-            Path(opts.audit_log) if opts.audit_log else default_audit_path(), vendor=vendor, **kwargs
+            Path(opts.audit_log) if opts.audit_log else default_audit_path(opts.environ),
+            vendor=vendor,
+            **kwargs,
         )
     pipeline.reserved.add(APPROVAL_ARG)
     pipeline.gates[:0] = [g for g in (dry, approval) if g is not None]

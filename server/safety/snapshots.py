@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +48,10 @@ def is_snapshot_id(text: str) -> bool:
     return bool(_ID.fullmatch(text))
 
 
-def default_snapshot_dir(vendor: str) -> Path:
-    import platformdirs
+def default_snapshot_dir(vendor: str, env: Mapping[str, str] | None = None) -> Path:
+    from ledgermcp.server.oauth.stores import data_dir
 
-    return Path(platformdirs.user_data_dir("ledgermcp")) / "snapshots" / vendor
+    return data_dir(env) / "snapshots" / vendor
 
 
 def _utc(now: float) -> dt.datetime:
