@@ -137,8 +137,11 @@ def create_app(
     HTTP stack derives auth from the environment.
     `mode`: `full`, `consolidated` or `discovery` (server/modes/); `output_schemas`: list the
     answers' schemas too (full mode)."""
+    from ledgermcp.server.limits import Limits
+
     env = os.environ if environ is None else environ
     settings = settings or load_settings(vendor.info, env)
+    limits = Limits.from_env(env)
     simulated = None
     if client is None:
         transport = None
@@ -146,14 +149,16 @@ def create_app(
             from ledgermcp.server.sandbox import SandboxVendor
 
             simulated = SandboxVendor(
-                vendor, base_url=settings.base_url, journal=env.get("LEDGERMCP_SANDBOX_JOURNAL")
+                vendor,
+                base_url=settings.base_url,
+                journal=env.get("LEDGERMCP_SANDBOX_JOURNAL"),
+                limits=limits,
             )
             transport = simulated.transport()
         client = open_client(vendor.info, settings, env=env, transport=transport, auth=auth)
     from ledgermcp.server.downloads import default_downloads_dir
-    from ledgermcp.server.limits import Limits
 
-    pipeline = CallPipeline(vendor, Upstream(client), settings=settings, limits=Limits.from_env(env))
+    pipeline = CallPipeline(vendor, Upstream(client), settings=settings, limits=limits)
     pipeline.downloads_dir = default_downloads_dir(vendor.name, env)
     from ledgermcp.server import shaping
 
