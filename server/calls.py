@@ -233,6 +233,22 @@ def body_size(request: PreparedRequest) -> int:
     return size
 
 
+def redact_body(body: bytes, content_type: str | None, secrets: Iterable[str]) -> bytes:
+    """A text or JSON answer with every credential value the runtime knows replaced by
+    `[redacted]` (a vendor that echoes the request's Authorization); binary documents are left as
+    they are. `secrets`: the call's own, besides those registered with the HTTP stack."""
+    mt = render.media_type(content_type)
+    if mt and not (render.is_json(mt) or mt.startswith("text/") or mt.endswith("xml")):
+        return body
+    from ledgermcp.server.http.redact import known_secrets
+
+    for secret in sorted({*secrets, *known_secrets()}, key=len, reverse=True):
+        raw = secret.encode("utf-8")
+        if len(raw) >= 4 and raw in body:
+            body = body.replace(raw, b"[redacted]")
+    return body
+
+
 # --- send ---------------------------------------------------------------------------------
 
 
@@ -564,18 +580,7 @@ class CallPipeline:
         return [*self.settings.secret_values(), *call.extras.get(SECRETS_KEY, ())]
 
     def _redacted(self, call: Call, content_type: str | None, body: bytes) -> bytes:
-        """A text or JSON answer with every credential value the runtime knows replaced (a vendor
-        that echoes the request's Authorization); binary documents are left as they are."""
-        mt = render.media_type(content_type)
-        if mt and not (render.is_json(mt) or mt.startswith("text/") or mt.endswith("xml")):
-            return body
-        from ledgermcp.server.http.redact import known_secrets
-
-        for secret in sorted({*self.secrets(call), *known_secrets()}, key=len, reverse=True):
-            raw = secret.encode("utf-8")
-            if len(raw) >= 4 and raw in body:
-                body = body.replace(raw, b"[redacted]")
-        return body
+        return redact_body(body, content_type, self.secrets(call))
 
     def _scrubbed(self, failure: ToolFailure, call: Call) -> ToolFailure:
         secrets = self.secrets(call)

@@ -582,3 +582,21 @@ async def test_every_default_location_follows_the_data_dir(
 
     monkeypatch.setenv("LEDGERMCP_DATA_DIR", str(data))
     assert FileStore().root == data / "tokens"
+
+
+@pytest.mark.anyio
+async def test_credential_echoed_in_the_entity_is_not_kept_in_the_snapshot(
+    upstream: FaultyUpstream, tmp_path: Path
+) -> None:
+    upstream.on(
+        "GET", "/3/customers/17", lambda h: h.json({"Customer": {"CustomerNumber": "17", "Note": TOKEN}})
+    )
+    upstream.on("DELETE", "/3/customers/17", lambda h: h.answer(204, b""))
+    app = app_for(upstream, tmp_path)
+    try:
+        result = await app.pipeline.call("delete_customer", {"CustomerNumber": "17"})
+    finally:
+        await app.aclose()
+    assert not result.is_error, result.text
+    (snapshot,) = snapshot_files(tmp_path)
+    assert json.loads(snapshot.read_text())["entities"][0]["state"]["Customer"]["Note"] == "[redacted]"

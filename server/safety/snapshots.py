@@ -26,7 +26,7 @@ from typing import Any
 import anyio
 
 from ledgermcp.server import render
-from ledgermcp.server.calls import Call, Upstream, remaining
+from ledgermcp.server.calls import Call, Upstream, redact_body, remaining
 from ledgermcp.server.errors import ToolFailure, scrub
 from ledgermcp.server.files import atomic_write, private_dir, remove_stale_temp_files
 from ledgermcp.server.render import ToolResult
@@ -94,12 +94,12 @@ class SnapshotStore:
         return sorted((p.stem for p in self.directory.glob("*.json") if _ID.fullmatch(p.stem)), reverse=True)
 
 
-def _decode(response: Any, declared: list[str] | None) -> Any:
+def _decode(response: Any, declared: list[str] | None, secrets: list[str] | None = None) -> Any:
     """The entity as the read tool declares it: a JSON object where JSON is declared (or nothing
     is); only a read declared as any type (`*/*`, a file) may be kept as other text or bytes.
     render.UnreadableAnswer for anything else (an HTML login page, truncated JSON, a bare list)."""
-    raw = bytes(response.content)
     ctype = response.headers.get("content-type")
+    raw = redact_body(bytes(response.content), ctype, secrets or [])  # a kept state holds no credential
     if declared and not render.declared_types(declared):  # `*/*`: whatever the entity is
         mt = render.sniff(render.media_type(ctype), raw, None)
         if raw and render.is_json(mt):
@@ -159,7 +159,7 @@ class SnapshotHook:
         entry: dict[str, Any] = {"path": request.path, "status": status, "ok": 200 <= status < 300}
         if entry["ok"]:
             try:
-                entry["state"] = _decode(response, self.declared_of(request.tool))
+                entry["state"] = _decode(response, self.declared_of(request.tool), self.secrets_of())
             except render.UnreadableAnswer as exc:
                 # not the entity (a login page, a cut-off body): no snapshot, so no write
                 entry.update(ok=False, error=f"HTTP {status} answer {exc.problem}: {exc.excerpt!r}")
