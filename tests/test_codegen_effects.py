@@ -251,6 +251,12 @@ def test_a_post_whose_operation_id_says_delete_is_a_delete() -> None:
 def test_update_or_create_is_an_upsert_never_repeated() -> None:
     tool = one("/Contacts", "post", op("Updates or creates one or more contacts", "updateOrCreateContacts"))
     assert effect(tool) == "update" and tool.hints.destructive and not tool.hints.idempotent
+    assert tool.name == "upsert_contacts"  # not create_contact: it changes what exists
+
+
+def test_a_post_to_a_collection_that_deletes_is_named_so() -> None:
+    tool = one("/BankTransfers", "post", op("Deletes one or more bank transfers", "deleteBankTransfers"))
+    assert effect(tool) == "delete" and tool.name == "delete_bank_transfers"
 
 
 def test_put_to_a_collection_that_creates_is_a_create() -> None:
