@@ -41,10 +41,6 @@ INSTRUCTIONS = (
     "summarised, with a note saying how to page; `include_raw: true` returns the answer unchanged."
 )
 
-_PAGE_NAMES = ("page",)
-_LIMIT_NAMES = ("limit", "per_page", "pagesize", "page_size")
-_OFFSET_NAMES = ("offset", "start")
-
 
 def is_shapeable(tool: Mapping[str, Any]) -> bool:
     """A read tool whose answer is JSON: shaping applies (downloads and writes are left alone)."""
@@ -160,16 +156,10 @@ def summarise(item: Any, left_out: set[str]) -> Any:
     return out
 
 
-def _param(call: Any, names: Sequence[str]) -> str | None:
-    args = {
-        p["name"].lower(): p["arg"]
-        for p in call.tool["binding"].get("params") or []
-        if p.get("in") == "query"
-    }
-    for n in names:
-        if n in args:
-            return str(args[n])
-    return None
+def _paging(call: Any) -> tuple[str | None, str | None, str | None]:
+    """(page, limit, offset) arguments of the list, as the generator found them (`facts.paging`)."""
+    roles = (call.tool.get("facts") or {}).get("paging") or {}
+    return roles.get("page"), roles.get("limit"), roles.get("offset")
 
 
 def _int(value: Any, default: int) -> int:
@@ -217,7 +207,7 @@ def next_page(call: Any, data: Any, returned: int, shown: int) -> tuple[dict[str
 
     Pages when the operation takes a page number and a page size (Fortnox `page`/`limit`; its
     `offset` is left alone), else `offset`/`limit` (smallinvoice), else a page number alone."""
-    page_arg, limit_arg, offset_arg = (_param(call, n) for n in (_PAGE_NAMES, _LIMIT_NAMES, _OFFSET_NAMES))
+    page_arg, limit_arg, offset_arg = _paging(call)
     total, pages, current = _position(data)
     args = call.arguments
     cut = shown < returned

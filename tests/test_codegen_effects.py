@@ -414,3 +414,14 @@ def test_classify_reads_a_shape_directly() -> None:
     decision = classify(OperationShape(method="GET", path="/invoices/{id}/email", summary="Send an invoice"))
     assert decision.effect == "send"
     assert any(e.source == "summary" for e in decision.evidence)
+
+
+def test_the_generator_names_the_paging_arguments_of_a_list() -> None:
+    params = [
+        {"name": "Page", "in": "query", "schema": {"type": "integer"}},
+        {"name": "per_page", "in": "query", "schema": {"type": "integer"}},
+        {"name": "q", "in": "query", "schema": {"type": "string"}},
+    ]
+    tools = build({"/items": {"get": op("List items", parameters=params)}, "/items/{id}": {"get": op()}})
+    assert tools["GET /items"].facts["paging"] == {"page": "Page", "limit": "per_page"}
+    assert "paging" not in tools["GET /items/{id}"].facts  # one record: nothing to page
