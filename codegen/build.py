@@ -31,7 +31,12 @@ OVERLAY_VENDOR_KEYS = {
 }  # fmt: skip
 OVERLAY_OPERATION_KEYS = {"name", "group", "hints", "snapshot", "scopes", "reason", "description", "effect"}
 BINARY_TYPES = ("application/pdf", "image/", "application/octet-stream", "text/csv", "application/zip")
-PAGING_PARAMS = ("page", "limit", "offset", "per_page", "pagesize", "size", "cursor")
+# The query parameters that page a list, by role (wire names, lower case).
+PAGING_ROLES = {
+    "page": ("page",),
+    "limit": ("limit", "per_page", "pagesize", "page_size"),
+    "offset": ("offset", "start"),
+}
 BATCH_ARG = re.compile(r"ids$", re.IGNORECASE)
 DOT_SEGMENTS = (".", "..")
 
@@ -141,6 +146,7 @@ def build_ir(
             scopes=_scopes(op, spec, custom, overlay, group, settings),
             hint_sources=sources,
             decision=decision,
+            paging=paging_roles(binding) if kind == "list" else {},
         )
         tools.append(tool)
     _attach_snapshots(tools, op_overlays, diags)
@@ -237,6 +243,17 @@ def _links(path: str, top_collections: set[str | None]) -> bool:
         and segments[-1].lower() in top_collections
         and segments[-1].lower() != segments[0].lower()
     )
+
+
+def paging_roles(binding: Binding) -> dict[str, str]:
+    """The arguments that page a list: {"page": arg, "limit": arg, "offset": arg}, as far as it has them."""
+    by_name = {p.name.lower(): p.arg for p in binding.params if p.location == "query"}
+    roles = {}
+    for role, names in PAGING_ROLES.items():
+        arg = next((by_name[n] for n in names if n in by_name), None)
+        if arg is not None:
+            roles[role] = arg
+    return roles
 
 
 def _kind(effect: str, name: str, binary_only: bool) -> str:

@@ -628,6 +628,8 @@ def _created_noun(shape: OperationShape) -> tuple[str, str] | None:
 
 def _verb_for(effect: str, segment: str | None, summary: str | None, opid: str | None) -> str | None:
     """The verb a tool name takes: the action's own word where it has one."""
+    if effect == "update" and "upsert" in (summary, opid):
+        return "upsert"
     if effect in ("read", "create", "update", "delete"):
         return None
     for verb in (segment, summary, opid):

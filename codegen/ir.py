@@ -102,6 +102,7 @@ class Tool:
     snapshot: SnapshotTarget | None = None
     hint_sources: list[str] = field(default_factory=list)
     decision: Decision | None = None
+    paging: dict[str, str] = field(default_factory=dict)  # role (page, limit, offset) -> argument
 
     @property
     def facts(self) -> dict[str, Any]:
@@ -109,7 +110,10 @@ class Tool:
         if self.decision is None:
             raise ValueError(f"tool {self.name!r} has no effect decision")
         restore = self.snapshot.restore_tool if self.snapshot else None
-        return self.decision.facts(self.hints, restore_tool=restore)
+        facts = self.decision.facts(self.hints, restore_tool=restore)
+        if self.paging:
+            facts["paging"] = dict(self.paging)
+        return facts
 
     @property
     def client_module(self) -> str:

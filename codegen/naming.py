@@ -213,6 +213,10 @@ def name_from_path(
         if has_children or nouns[-1].endswith("s"):
             return _join(["list", *_singular_all(nouns[:-1]), nouns[-1]])
         return _join(["get", *_singular_all(nouns)])
+    if verb == "upsert":  # "updates or creates" the records the body names
+        return _join(["upsert", *nouns])
+    if effect in ("update", "delete"):  # a POST or PUT on a collection that changes its records
+        return _join([effect, *nouns])
     if method == "POST" or effect == "create":
         return _join(["create", *_singular_all(nouns)])
     return _join([METHOD_VERB.get(method, method.lower()), *nouns])

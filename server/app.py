@@ -93,7 +93,7 @@ def build_server(
             raise MCPError(
                 types.INVALID_PARAMS,
                 f"{surface.unknown_tool(params.name)}; tools/list shows the tools this server offers",
-            ) from None
+            ) from None  # the name in it is cut (modes.unknown_tool_message)
         if surface.version != before:
             for tool in surface.tools:
                 types.Tool.model_validate(tool)
@@ -185,8 +185,11 @@ def create_app(
     `ask`: how the approval gate asks the human (default: the MCP client's elicitation).
     `tenant`: the tenant bound parameters take when `LEDGERMCP_<VENDOR>_TENANT_ID` is not set (the
     profile's stored tenant; server/bound.py)."""
+    from ledgermcp.server.limits import Limits
+
     env = os.environ if environ is None else environ
     settings = settings or load_settings(vendor.info, env)
+    limits = Limits.from_env(env)
     simulated = None
     if client is None:
         transport = None
@@ -194,16 +197,21 @@ def create_app(
             from ledgermcp.server.sandbox import SandboxVendor
 
             simulated = SandboxVendor(
-                vendor, base_url=settings.base_url, journal=env.get("LEDGERMCP_SANDBOX_JOURNAL")
+                vendor,
+                base_url=settings.base_url,
+                journal=env.get("LEDGERMCP_SANDBOX_JOURNAL"),
+                limits=limits,
             )
             transport = simulated.transport()
         client = open_client(vendor.info, settings, env=env, transport=transport, auth=auth)
     from ledgermcp.server.bound import binder_for
+    from ledgermcp.server.downloads import default_downloads_dir
 
     binder = binder_for(
         vendor, settings.credentials, tenant=settings.tenant_id or tenant, require_tenant=not sandbox
     )
-    pipeline = CallPipeline(vendor, Upstream(client, binder), settings=settings)
+    pipeline = CallPipeline(vendor, Upstream(client, binder), settings=settings, limits=limits)
+    pipeline.downloads_dir = default_downloads_dir(vendor.name, env)
     from ledgermcp.server import shaping
 
     shaping.install(pipeline)
@@ -392,14 +400,27 @@ def serve_snapshots(
 
 
 async def serve_stdio(app: App) -> None:
+    """Serve over stdin/stdout; every request line with an id gets an answer (server/stdio_guard.py)."""
+    import anyio
     from mcp.server.stdio import stdio_server
 
+    from ledgermcp.server.stdio_guard import LineGuard, standard_input
     from ledgermcp.server.stdio_pipes import pipe_streams
 
     try:
-        async with pipe_streams() as streams, stdio_server(*(streams or ())) as (read_stream, write_stream):  # type: ignore[arg-type]
-            await app.server.run(
-                read_stream, write_stream, app.server.create_initialization_options(notification_options(app))
-            )
+        async with pipe_streams() as streams:
+            lines, writer = streams if streams is not None else (standard_input(), None)
+            guard = LineGuard(lines)
+            async with (
+                stdio_server(guard, writer) as (read_stream, write_stream),  # type: ignore[arg-type]
+                anyio.create_task_group() as tg,
+            ):
+                tg.start_soon(guard.forward, write_stream)
+                # the answers end with the input, as the server's run does
+                await app.server.run(
+                    read_stream,
+                    write_stream,
+                    app.server.create_initialization_options(notification_options(app)),
+                )
     finally:
         await app.aclose()

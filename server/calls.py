@@ -18,21 +18,25 @@ message is scrubbed of the credentials the server knows.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import httpx
 
 from ledgermcp.server import bound, errors, render
 from ledgermcp.server.catalog import Vendor
 from ledgermcp.server.errors import ToolFailure
 from ledgermcp.server.http.errors import RETRIES_KEY
+from ledgermcp.server.limits import Limits, setting, size_text
 from ledgermcp.server.render import ToolResult
 from ledgermcp.server.requests import PreparedRequest, RequestBuildError, build_request
 from ledgermcp.server.settings import VendorSettings, credential_env_names, load_settings
+from ledgermcp.server.shaping import cap_result
 
 STAGES = ("resolve", "validate", "prepare", "gate", "send", "render", "observe")
 
@@ -125,8 +129,9 @@ class ArgumentValidator:
         props: Mapping[str, Any] = schema.get("properties") or {}
         found: list[dict[str, str]] = []
         unknown = [k for k in arguments if k not in props]
-        for key in unknown:
+        for key in unknown[:10]:
             valid = ", ".join(sorted(props)[:40]) or "none"
+            key = key if len(key) <= 80 else f"{key[:80]}... ({len(key)} characters)"
             found.append(
                 {
                     "field": key,
@@ -210,6 +215,41 @@ def validation_failure(tool: Mapping[str, Any], problems: list[dict[str, str]]) 
     )
 
 
+def _longest_url_argument(call: Call) -> str:
+    """The path or query argument that makes the URL long (for the message)."""
+    params = [p for p in call.tool["binding"].get("params") or [] if p.get("in") in ("path", "query")]
+    given = [(len(str(call.arguments[p["arg"]])), p["arg"]) for p in params if p["arg"] in call.arguments]
+    return max(given)[1] if given else "(arguments)"
+
+
+def body_size(request: PreparedRequest) -> int:
+    """Bytes of the body `request.build` sends (JSON, form fields and files; without multipart framing)."""
+    size = 0
+    if request.has_json_body:
+        import json
+
+        size += len(json.dumps(request.json_body, ensure_ascii=False).encode("utf-8"))
+    size += sum(len(k) + len(v.encode("utf-8")) + 2 for k, v in request.form)
+    size += sum(len(f.content) for f in request.files)
+    return size
+
+
+def redact_body(body: bytes, content_type: str | None, secrets: Iterable[str]) -> bytes:
+    """A text or JSON answer with every credential value the runtime knows replaced by
+    `[redacted]` (a vendor that echoes the request's Authorization); binary documents are left as
+    they are. `secrets`: the call's own, besides those registered with the HTTP stack."""
+    mt = render.media_type(content_type)
+    if mt and not (render.is_json(mt) or mt.startswith("text/") or mt.endswith("xml")):
+        return body
+    from ledgermcp.server.http.redact import known_secrets
+
+    for secret in sorted({*secrets, *known_secrets()}, key=len, reverse=True):
+        raw = secret.encode("utf-8")
+        if len(raw) >= 4 and raw in body:
+            body = body.replace(raw, b"[redacted]")
+    return body
+
+
 # --- send ---------------------------------------------------------------------------------
 
 
@@ -285,6 +325,9 @@ def failure_from_exception(exc: BaseException, tool: Mapping[str, Any]) -> ToolF
 
     if isinstance(exc, OAuthError):  # a broken token chain, a missing login: nothing was sent
         return ToolFailure(exc.code, f"{tool.get('name')}: {exc.message}", exc.hint or "", sent=False)
+    if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
+        # refused while the request was built: nothing left
+        return errors.from_exception(exc, tool=tool, sent=False)
     if not isinstance(exc, (httpx.HTTPError, StackError)):
         return errors.from_exception(exc, tool=tool, sent=True)
     f = classify_exception(exc)
@@ -296,6 +339,26 @@ def failure_from_exception(exc: BaseException, tool: Mapping[str, Any]) -> ToolF
         details["retry_after_seconds"] = f.retry_after
     sent = bool(f.may_have_been_sent) or not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
     return ToolFailure(code, f"{tool.get('name')}: {f.message}", f.hint, sent=sent, details=details)
+
+
+def call_timeout(client: Any) -> float | None:
+    """The seconds one call may take on the wire, from the client's timeout (`--timeout`,
+    `LEDGERMCP_<VENDOR>_TIMEOUT_MS`, default 30 s); None when the client has none."""
+    timeout = getattr(client, "timeout", None)
+    if not isinstance(timeout, httpx.Timeout):
+        return None
+    values = [v for v in (timeout.connect, timeout.read, timeout.write, timeout.pool) if v is not None]
+    return max(values) if values else None
+
+
+def remaining(call: Call) -> float:
+    """Seconds left before the call's deadline (infinite when it has none)."""
+    deadline = call.extras.get(DEADLINE_KEY)
+    return math.inf if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+SECRETS_KEY = "secrets"  # call.extras: credentials of this call only (a forwarded Authorization)
+DEADLINE_KEY = "deadline"  # call.extras: time.monotonic() by which everything on the wire must be done
 
 
 # --- the pipeline -------------------------------------------------------------------------
@@ -312,8 +375,11 @@ class CallPipeline:
         gates: Iterable[Gate] = (),
         before_send: Iterable[Hook] = (),
         after: Iterable[Observer] = (),
+        limits: Limits | None = None,
     ) -> None:
         self.vendor = vendor
+        self.limits = limits or Limits()
+        self.downloads_dir: Any = None  # where large downloads are saved (None: the data directory's)
         self.upstream = upstream
         self.settings = settings or load_settings(vendor.info)
         self.allowed = set(allowed) if allowed is not None else None
@@ -326,12 +392,16 @@ class CallPipeline:
         self.reserved: set[str] = set()
         self.reserved_checks: list[ReservedCheck] = []
         self.shapers: list[Shaper] = []
+        # one deadline per call: the read before a write, the request, its retries and reading the
+        # whole answer must all end within this many seconds of the gates letting the call through
+        self.timeout = call_timeout(upstream.client)
 
     # stages, each callable on its own -------------------------------------------------------
 
     def resolve(self, name: str, arguments: Mapping[str, Any] | None, context: Any = None) -> Call:
         if (self.allowed is not None and name not in self.allowed) or name not in self.vendor.by_name:
-            raise UnknownToolError(f"unknown tool {name!r}")
+            shown = name if len(name) <= 80 else f"{name[:80]}... ({len(name)} characters)"
+            raise UnknownToolError(f"unknown tool {shown!r}")
         args = dict(arguments or {})
         reserved = {key: args.pop(key) for key in list(args) if key in self.reserved}
         call = Call(self.vendor.tool(name), args, context=context)
@@ -352,16 +422,54 @@ class CallPipeline:
         except RequestBuildError as exc:
             problem = {"field": exc.field, "problem": str(exc), "fix": exc.fix}
             raise validation_failure(call.tool, [problem]) from None
+        self.check_size(call)
         binder = self.upstream.binder
         if binder is not None:
             binder.check(call.tool, call.arguments)
         return call.request
+
+    def check_size(self, call: Call) -> None:
+        """Refuse, before anything is sent, a URL or a body larger than the limits allow."""
+        request = call.request
+        assert request is not None
+        url = len(request.target)
+        if url > self.limits.max_url_chars:
+            field = _longest_url_argument(call)
+            name = setting("max_url_chars")
+            raise validation_failure(
+                call.tool,
+                [
+                    {
+                        "field": field,
+                        "problem": f"the request's path and query would be {url} characters, more than "
+                        f"the {self.limits.max_url_chars} a URL may have ({name})",
+                        "fix": f"shorten '{field}' (a value this long is not an id or a filter the vendor "
+                        f"takes), or raise {name} if the vendor accepts longer URLs",
+                    }
+                ],
+            )
+        size = body_size(request)
+        if size > self.limits.max_body_bytes:
+            name = setting("max_body_bytes")
+            raise validation_failure(
+                call.tool,
+                [
+                    {
+                        "field": "(body)",
+                        "problem": f"the request body would be {size_text(size)}, more than the limit of "
+                        f"{size_text(self.limits.max_body_bytes)} ({name})",
+                        "fix": f"send less in one call (split it), or raise {name}",
+                    }
+                ],
+            )
 
     async def gate(self, call: Call) -> Any:
         for gate in self.gates:
             outcome = await gate(call)
             if outcome is not None:
                 return outcome
+        if self.timeout is not None:  # the clock starts once no human is waited for
+            call.extras[DEADLINE_KEY] = time.monotonic() + self.timeout
         for hook in self.before_send:
             await hook(call)
         return None
@@ -369,11 +477,28 @@ class CallPipeline:
     async def send(self, call: Call) -> Any:
         assert call.request is not None
         try:
-            return await self.upstream.send(call.request)
+            with anyio.fail_after(remaining(call)):
+                return await self.upstream.send(call.request)
         except ToolFailure:
             raise
+        except TimeoutError:
+            raise self.deadline_failure(call) from None
         except Exception as exc:
             raise failure_from_exception(exc, call.tool) from None
+
+    def deadline_failure(self, call: Call) -> ToolFailure:
+        from ledgermcp.server.http.env import env_names
+
+        setting = env_names(self.vendor.info, "timeout_ms")[0]
+        return ToolFailure(
+            errors.TIMEOUT,
+            f"{call.name}: no complete answer within the call's deadline of {self.timeout:g} s "
+            f"(connecting, sending, waiting, reading and retries together; --timeout or {setting})",
+            "Retry later; for a write, check first whether it took effect. A slow vendor may need a "
+            "longer --timeout.",
+            sent=True,
+            details={"deadline_seconds": self.timeout},
+        )
 
     def render(self, call: Call, response: Any) -> ToolResult:
         assert call.request is not None
@@ -382,6 +507,20 @@ class CallPipeline:
         body = bytes(response.content)
         attempts = 1 + int(getattr(response, "extensions", {}).get(RETRIES_KEY, 0) or 0)
         if 200 <= status < 300:
+            body = self._redacted(call, ctype, body)
+            expected = list(call.tool["binding"].get("responses") or [])
+            if len(body) > self.limits.max_inline_bytes:
+                try:
+                    mt, _ = render.read_as_declared(ctype, body, expected)
+                except render.UnreadableAnswer:
+                    mt = "application/json"  # success() below reports it
+                if not render.is_json(mt):
+                    from ledgermcp.server import downloads
+
+                    directory = self.downloads_dir or downloads.default_downloads_dir(self.vendor.name)
+                    return downloads.linked(
+                        call.name, status, mt, body, directory, self.limits.max_inline_bytes
+                    )
             uri = f"ledgermcp://{self.vendor.name}{call.request.path}"
             result = render.success(
                 tool=call.name,
@@ -389,14 +528,15 @@ class CallPipeline:
                 content_type=ctype,
                 body=body,
                 uri=uri,
-                expected=list(call.tool["binding"].get("responses") or []),
+                expected=expected,
+                write=not call.read_only,
             )
             for shaper in self.shapers:
                 result = shaper(call, result)
             if attempts > 1:
                 result.meta["ledgermcp/attempts"] = attempts
-            return result
-        secrets = self.settings.secret_values()
+            return cap_result(call, result, self.limits.max_result_bytes)
+        secrets = self.secrets(call)
         message = errors.vendor_message(body, render.media_type(ctype))
         failure = errors.from_status(
             status,
@@ -444,11 +584,15 @@ class CallPipeline:
             result = await self.gate(call)
             if result is None:
                 call.extras["sent"] = True
-                response = await self.send(call)
+                try:
+                    response = await self.send(call)
+                except ToolFailure as failure:
+                    call.extras["sent"] = failure.sent  # e.g. a URL httpx refused: nothing left
+                    raise
                 call.extras["status"] = int(response.status_code)
                 result = self.render(call, response)
         except ToolFailure as failure:
-            result = render.failure(self._scrubbed(failure))
+            result = render.failure(self._scrubbed(failure, call))
         except Exception as exc:  # the tool boundary: nothing escapes as a traceback
             result = render.failure(errors.from_exception(exc, tool=call.tool, sent=False))
         for observer in self.after:
@@ -456,8 +600,15 @@ class CallPipeline:
                 await observer(call, result)
         return result
 
-    def _scrubbed(self, failure: ToolFailure) -> ToolFailure:
-        secrets = self.settings.secret_values()
+    def secrets(self, call: Call) -> list[str]:
+        """Every credential this call can carry: the server's own and the call's (forwarded ones)."""
+        return [*self.settings.secret_values(), *call.extras.get(SECRETS_KEY, ())]
+
+    def _redacted(self, call: Call, content_type: str | None, body: bytes) -> bytes:
+        return redact_body(body, content_type, self.secrets(call))
+
+    def _scrubbed(self, failure: ToolFailure, call: Call) -> ToolFailure:
+        secrets = self.secrets(call)
         failure.message = errors.scrub(failure.message, secrets)
         if failure.vendor_message:
             failure.vendor_message = errors.scrub(failure.vendor_message, secrets)

@@ -201,4 +201,29 @@ def _doctor(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     for check in checks:
         print(check.line())
+    _outcome_unknown(info)
     return 1 if any(c.status == "FAIL" for c in checks) else 0
+
+
+def _outcome_unknown(info: dict[str, Any]) -> None:
+    """Writes the audit log shows as intended but never finished: a server stopped (or still waits)
+    between sending and logging the answer, so whether the vendor applied them is unknown."""
+    from ledgermcp.server.safety.audit import audit_path_from_env, unfinished
+
+    path = audit_path_from_env()
+    if path is None:
+        return
+    pending = unfinished(path, str(info["name"]))
+    if not pending:
+        return  # the section appears only when there is something to check
+    print(
+        f"[warn] audit: {len(pending)} write(s) with outcome unknown in {path} (sent or about to be, "
+        "but the server stopped before the answer was logged) — fix: check each against the vendor; "
+        "a snapshot id names the state kept before it"
+    )
+    for entry in pending:
+        snapshot = f", snapshot {entry['snapshot_id']}" if entry.get("snapshot_id") else ""
+        print(
+            f"  outcome unknown: {entry.get('time')} {entry.get('tool')} {entry.get('method', '')} "
+            f"{entry.get('path', '')} (id {entry.get('id')}{snapshot})"
+        )

@@ -9,12 +9,15 @@ Guards, in order, on every HTTP request (`Guard`, a plain ASGI middleware):
   `LEDGERMCP_HTTP_ALLOWED_ORIGINS`; anything else gets 403;
 - `Authorization: Bearer <LEDGERMCP_HTTP_TOKEN>` when a token is configured (every path but
   `/healthz`); missing or wrong gets 401 (compared in constant time);
+- anything but POST on `/mcp` gets 405 (`Allow: POST`): a stateless server opens no event stream for
+  a GET, which would otherwise stay open, and has no session for a DELETE to end;
 - `X-Upstream-Authorization` (per-request vendor credentials) only with
   `--allow-upstream-credentials`; otherwise 400, so a client never believes its credentials were
   used when the server's own were. When allowed, its value is sent as the vendor request's
   `Authorization` header for that call only, and never logged.
 On a loopback bind the SDK's Host-header check (DNS rebinding) is on as well. A non-loopback bind
-without `LEDGERMCP_HTTP_TOKEN` is refused before anything listens.
+without `LEDGERMCP_HTTP_TOKEN` is refused before anything listens, and so is a token shorter than 32
+characters. A forwarded credential is redacted from the call's result like the server's own.
 
 Every tool call writes one JSON line on stderr (`ledgermcp.server.logs`).
 """
@@ -42,6 +45,8 @@ HEALTH_PATH = "/healthz"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 MAX_CREDENTIAL_LENGTH = 8192
+MIN_TOKEN_LENGTH = 32
+MAKE_TOKEN = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class BindRefused(Exception):
@@ -89,13 +94,20 @@ class RemoteOptions:
 
 
 def check_bind(options: RemoteOptions) -> None:
-    """Raise BindRefused (with the message to show) for a non-loopback bind without a token."""
+    """Raise BindRefused (with the message to show) for a token too short to stand guessing, or a
+    non-loopback bind without a token."""
+    if options.token is not None and len(options.token) < MIN_TOKEN_LENGTH:
+        raise BindRefused(
+            f"{TOKEN_ENV} is {len(options.token)} characters long; a bearer token must have at least "
+            f"{MIN_TOKEN_LENGTH} random characters to resist guessing. Make one with {MAKE_TOKEN} "
+            "and give clients the same value."
+        )
     if is_loopback(options.host) or options.token:
         return
     raise BindRefused(
         f"refusing to listen on {options.host}: it is not a loopback address, and the MCP endpoint "
-        f"would be open to anyone who can reach it. Set {TOKEN_ENV} to a long random secret (clients "
-        "then send 'Authorization: Bearer <token>'), or bind 127.0.0.1 (the default)."
+        f"would be open to anyone who can reach it. Set {TOKEN_ENV} to a long random secret ({MAKE_TOKEN}; "
+        "clients then send 'Authorization: Bearer <token>'), or bind 127.0.0.1 (the default)."
     )
 
 
@@ -179,6 +191,16 @@ class Guard:
                 if not forwarded.strip() or len(forwarded) > MAX_CREDENTIAL_LENGTH:
                     await _reply(send, 400, "the upstream credentials header is empty or too long")
                     return
+            if scope.get("path") == MCP_PATH and scope.get("method") != "POST":
+                # stateless: no stream to open (GET) and no session to end (DELETE)
+                await _reply(
+                    send,
+                    405,
+                    "this server is stateless: send each JSON-RPC message as a POST; it opens no "
+                    "event stream and keeps no session",
+                    [(b"allow", b"POST")],
+                )
+                return
         await self.app(scope, receive, send)
 
 
@@ -224,6 +246,7 @@ def build_asgi(
 
     from ledgermcp import __version__
     from ledgermcp.server import logs
+    from ledgermcp.server.calls import SECRETS_KEY
 
     forwarding = options.allow_upstream_credentials
 
@@ -232,8 +255,13 @@ def build_asgi(
         return ForwardedAuth(value) if value else None
 
     def on_call(call: Any) -> None:
-        if forwarding and _forwarded_value(call):
+        value = _forwarded_value(call) if forwarding else None
+        if value:
             call.extras[logs.CREDENTIALS_KEY] = "forwarded"
+            # redacted from this call's result like the server's own credentials: whole, and
+            # without its scheme ("Bearer abc" and "abc"), as a vendor may echo either
+            _, _, bare = value.partition(" ")
+            call.extras[SECRETS_KEY] = [v for v in (value, bare.strip()) if v]
 
     logs.install(app.pipeline, stream=log_stream, auth_for=auth_for, on_call=on_call)
 

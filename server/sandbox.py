@@ -19,11 +19,18 @@ document of the declared media type (PDF, PNG, CSV).
 
 Every request is recorded in `requests` (and, with a journal path, appended to a JSONL file), so
 tests can assert that nothing was sent.
+
+Bounds (server/limits.py), so a long session cannot grow the process without limit: at most
+`LEDGERMCP_SANDBOX_MAX_ENTITIES` entities per collection (a create beyond it is refused with 422,
+saying so), entities of at most `LEDGERMCP_SANDBOX_MAX_ENTITY_BYTES` of JSON (a larger create or
+update is refused with 422), and the last `LEDGERMCP_SANDBOX_MAX_HISTORY` requests in `requests`
+(older ones are dropped; a warning says so once).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Mapping
@@ -34,6 +41,9 @@ from urllib.parse import parse_qsl, unquote
 import httpx
 
 from ledgermcp.server.catalog import Vendor
+from ledgermcp.server.limits import Limits, setting, size_text
+
+log = logging.getLogger("ledgermcp.sandbox")
 
 PDF_BYTES = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
@@ -103,8 +113,17 @@ class Collection:
 class SandboxVendor:
     """An in-memory vendor answering every operation of a tool table."""
 
-    def __init__(self, vendor: Vendor, *, base_url: str | None = None, journal: str | None = None) -> None:
+    def __init__(
+        self,
+        vendor: Vendor,
+        *,
+        base_url: str | None = None,
+        journal: str | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self.vendor = vendor
+        self.limits = limits or Limits()
+        self.dropped_requests = 0  # requests no longer in `requests` (the history bound)
         base = base_url if base_url is not None else str(vendor.info.get("base_url") or "")
         self.base_path = httpx.URL(base).path.rstrip("/") if base else ""
         self.journal = journal
@@ -129,6 +148,15 @@ class SandboxVendor:
 
     def _record(self, request: httpx.Request) -> None:
         self.requests.append(request)
+        if len(self.requests) > self.limits.sandbox_max_history:
+            del self.requests[0]
+            if not self.dropped_requests:
+                log.warning(
+                    "the sandbox keeps the last %d requests (%s); older ones are dropped",
+                    self.limits.sandbox_max_history,
+                    setting("sandbox_max_history"),
+                )
+            self.dropped_requests += 1
         if self.journal:
             line = {"method": request.method, "path": request.url.path, "query": request.url.query.decode()}
             with open(self.journal, "a", encoding="utf-8") as fh:
@@ -246,6 +274,18 @@ class SandboxVendor:
                 return r, values, True
         return None, {}, path_matched
 
+    def _too_big(self, body: Any) -> httpx.Response | None:
+        """422 for an entity larger than the sandbox keeps."""
+        size = len(json.dumps(body, separators=(",", ":"), default=str))
+        limit = self.limits.sandbox_max_entity_bytes
+        if size <= limit:
+            return None
+        return self._error(
+            422,
+            f"the sandbox keeps entities of at most {size_text(limit)} of JSON ({setting('sandbox_max_entity_bytes')}); "
+            f"this one would be {size_text(size)}",
+        )
+
     def _body(self, request: httpx.Request, route: Route) -> Any:
         raw = request.content
         ctype = _media(request.headers.get("content-type"))
@@ -307,6 +347,9 @@ class SandboxVendor:
                     return self._not_found(coll, ident)
                 body = self._body(request, route)
                 if isinstance(body, dict):
+                    refused = self._too_big({**entity, **body})
+                    if refused is not None:
+                        return refused
                     entity.update({k: v for k, v in body.items() if k != coll.id_field})
                 return self._one(coll, entity)
             ids = [i.strip() for i in ident.split(",") if i.strip()]
@@ -338,7 +381,16 @@ class SandboxVendor:
         self, route: Route, request: httpx.Request, template: str, key: str, forced_id: str | None = None
     ) -> httpx.Response:
         coll = self._collection(template, key)
+        if len(coll.entities) >= self.limits.sandbox_max_entities:
+            return self._error(
+                422,
+                f"the sandbox keeps at most {self.limits.sandbox_max_entities} entities per collection "
+                f"({setting('sandbox_max_entities')}); {coll.key} is full: delete some first",
+            )
         body = self._body(request, route)
+        refused = self._too_big(body)
+        if refused is not None:
+            return refused
         entity: dict[str, Any] = dict(body) if isinstance(body, dict) else {"value": body}
         given = forced_id if forced_id is not None else entity.get(coll.id_field)
         if given not in (None, ""):
@@ -361,6 +413,9 @@ class SandboxVendor:
         if route.method in ("PUT", "PATCH", "POST"):
             body = self._body(request, route)
             if isinstance(body, dict):
+                refused = self._too_big({**state, **body})
+                if refused is not None:
+                    return refused
                 state.update(body)
         wrapper = (route.tool["binding"].get("body") or {}).get("wrapper")
         return self._json(
@@ -401,6 +456,9 @@ class SandboxVendor:
         if route.method in ("PUT", "PATCH", "POST") and entity is not None:
             body = self._body(request, route)
             if isinstance(body, dict) and body:
+                refused = self._too_big({**entity, **body})
+                if refused is not None:
+                    return refused
                 entity.update({k: v for k, v in body.items() if coll is None or k != coll.id_field})
         if entity is not None:
             return self._one(coll, entity)

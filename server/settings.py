@@ -65,6 +65,9 @@ def env_table(info: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows.append(_rate_limit_row(info))
     rows += _approval_rows()
     rows += [_row(name, kind, secret, purpose) for name, kind, secret, purpose in SERVER_VARIABLES]
+    from ledgermcp.server.limits import PURPOSES, setting
+
+    rows += [_row(setting(field), "limit", False, purpose) for field, purpose in PURPOSES.items()]
     return rows
 
 

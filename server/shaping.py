@@ -41,10 +41,6 @@ INSTRUCTIONS = (
     "summarised, with a note saying how to page; `include_raw: true` returns the answer unchanged."
 )
 
-_PAGE_NAMES = ("page",)
-_LIMIT_NAMES = ("limit", "per_page", "pagesize", "page_size")
-_OFFSET_NAMES = ("offset", "start")
-
 
 def is_shapeable(tool: Mapping[str, Any]) -> bool:
     """A read tool whose answer is JSON: shaping applies (downloads and writes are left alone)."""
@@ -160,16 +156,10 @@ def summarise(item: Any, left_out: set[str]) -> Any:
     return out
 
 
-def _param(call: Any, names: Sequence[str]) -> str | None:
-    args = {
-        p["name"].lower(): p["arg"]
-        for p in call.tool["binding"].get("params") or []
-        if p.get("in") == "query"
-    }
-    for n in names:
-        if n in args:
-            return str(args[n])
-    return None
+def _paging(call: Any) -> tuple[str | None, str | None, str | None]:
+    """(page, limit, offset) arguments of the list, as the generator found them (`facts.paging`)."""
+    roles = (call.tool.get("facts") or {}).get("paging") or {}
+    return roles.get("page"), roles.get("limit"), roles.get("offset")
 
 
 def _int(value: Any, default: int) -> int:
@@ -217,7 +207,7 @@ def next_page(call: Any, data: Any, returned: int, shown: int) -> tuple[dict[str
 
     Pages when the operation takes a page number and a page size (Fortnox `page`/`limit`; its
     `offset` is left alone), else `offset`/`limit` (smallinvoice), else a page number alone."""
-    page_arg, limit_arg, offset_arg = (_param(call, n) for n in (_PAGE_NAMES, _LIMIT_NAMES, _OFFSET_NAMES))
+    page_arg, limit_arg, offset_arg = _paging(call)
     total, pages, current = _position(data)
     args = call.arguments
     cut = shown < returned
@@ -319,3 +309,77 @@ def install(pipeline: Any) -> None:
     pipeline.reserved.update(SHAPING_ARGS)
     pipeline.reserved_checks.append(lambda call: check(call.tool, call.extras.get("reserved") or {}))
     pipeline.shapers.append(shape)
+
+
+# --- the size of any result (render stage, after the shapers) --------------------------------
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
+def fit(value: Any, budget: int, omitted: list[str], where: str = "") -> Any:
+    """`value` cut to about `budget` characters of JSON: objects keep their first fields that fit,
+    lists their first items, long strings their start. Paths of what was left out go to `omitted`."""
+    if _size(value) <= budget:
+        return value
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        used = 2
+        for key, item in value.items():
+            path = f"{where}.{key}" if where else str(key)
+            cost = _size(key) + 2
+            if used + cost + 8 > budget:
+                omitted.append(path)
+                continue
+            cut = fit(item, budget - used - cost, omitted, path)
+            out[key] = cut
+            used += cost + _size(cut)
+        return out
+    if isinstance(value, list):
+        kept: list[Any] = []
+        used = 2
+        for i, item in enumerate(value):
+            size = _size(item) + 1
+            if used + size > budget:
+                if not kept and budget - used > 64:
+                    kept.append(fit(item, budget - used, omitted, f"{where}[{i}]"))
+                omitted.append(f"{where}[{len(kept)}:] ({len(value) - len(kept)} of {len(value)} items)")
+                break
+            kept.append(item)
+            used += size
+        return kept
+    if isinstance(value, str):
+        omitted.append(f"{where} (text cut at {max(0, budget - 16)} of {len(value)} characters)")
+        return value[: max(0, budget - 16)] + " ..."
+    return value
+
+
+def cap_result(call: Any, result: ToolResult, limit: int) -> ToolResult:
+    """Cut a result whose JSON is larger than `limit` characters (LEDGERMCP_MAX_RESULT_BYTES), with
+    a note on what was left out and how to get the rest: `fields`, paging, a narrower read."""
+    if result.structured is None or result.is_error:
+        return result
+    size = _size(result.structured)
+    if size <= limit:
+        return result
+    from ledgermcp.server.limits import setting, size_text
+
+    omitted: list[str] = []
+    data = fit(result.structured, max(256, limit - 2048), omitted)  # room for the note
+    ways = []
+    if is_shapeable(call.tool):
+        ways.append('pass `fields` with only the fields you need (e.g. "Name,Total")')
+    if call.tool.get("kind") == "list":
+        ways.append("ask for fewer items per page with the paging arguments")
+    ways.append(f"or the server owner can raise {setting('max_result_bytes')}")
+    note = (
+        f"answer cut: {size_text(size)} of JSON is more than the {size_text(limit)} a result may carry; "
+        f"to get the rest, {'; '.join(ways)}"
+    )
+    view = dict(data.get(VIEW_KEY) or {}) if isinstance(data, dict) else {}
+    view.update(cut=True, bytes=size, limit=limit, left_out=omitted[:20], note=note)
+    structured = {**(data if isinstance(data, dict) else {"items": data}), VIEW_KEY: view}
+    headline = result.content[0]["text"].split("\n", 1)[0] if result.content else call.name
+    text = render.json_text(f"{headline} ({note})", data)
+    return ToolResult([{"type": "text", "text": text}], structured, meta=dict(result.meta))

@@ -46,7 +46,9 @@ class Recorder:
                 "body": json.loads(body) if body.startswith(("{", "[")) else body,
             }
         )
-        return httpx.Response(200, json={"ok": True})
+        # no Content-Type: one answer stands for every operation (JSON, a CSV, a PDF), and the
+        # runtime reads it as what each operation declares
+        return httpx.Response(200, content=b'{"ok": true}')
 
 
 def recording_app(vendor: Any, mode: str, **kwargs: Any) -> tuple[Any, Recorder]:

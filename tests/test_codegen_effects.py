@@ -251,6 +251,12 @@ def test_a_post_whose_operation_id_says_delete_is_a_delete() -> None:
 def test_update_or_create_is_an_upsert_never_repeated() -> None:
     tool = one("/Contacts", "post", op("Updates or creates one or more contacts", "updateOrCreateContacts"))
     assert effect(tool) == "update" and tool.hints.destructive and not tool.hints.idempotent
+    assert tool.name == "upsert_contacts"  # not create_contact: it changes what exists
+
+
+def test_a_post_to_a_collection_that_deletes_is_named_so() -> None:
+    tool = one("/BankTransfers", "post", op("Deletes one or more bank transfers", "deleteBankTransfers"))
+    assert effect(tool) == "delete" and tool.name == "delete_bank_transfers"
 
 
 def test_put_to_a_collection_that_creates_is_a_create() -> None:
@@ -408,3 +414,14 @@ def test_classify_reads_a_shape_directly() -> None:
     decision = classify(OperationShape(method="GET", path="/invoices/{id}/email", summary="Send an invoice"))
     assert decision.effect == "send"
     assert any(e.source == "summary" for e in decision.evidence)
+
+
+def test_the_generator_names_the_paging_arguments_of_a_list() -> None:
+    params = [
+        {"name": "Page", "in": "query", "schema": {"type": "integer"}},
+        {"name": "per_page", "in": "query", "schema": {"type": "integer"}},
+        {"name": "q", "in": "query", "schema": {"type": "string"}},
+    ]
+    tools = build({"/items": {"get": op("List items", parameters=params)}, "/items/{id}": {"get": op()}})
+    assert tools["GET /items"].facts["paging"] == {"page": "Page", "limit": "per_page"}
+    assert "paging" not in tools["GET /items/{id}"].facts  # one record: nothing to page

@@ -142,3 +142,33 @@ def test_labelled_irreversible_effects_are_never_retried(vendor: str) -> None:
         and tool.facts["retry"]
     ]
     assert wrong == []
+
+
+@pytest.mark.parametrize(
+    "filename", [*sorted(f for f in SPECS.values() if f), "fortnox.openapi.json", "smallinvoice.openapi.yaml"]
+)
+def test_tools_spec_format_lock_works_on_every_shared_description(filename: str) -> None:
+    """`ledgermcp tools --spec FILE --format lock`: one record per operation, each with its effect."""
+    import subprocess
+    import sys
+
+    from ledgermcp.codegen.effects import EFFECTS
+    from ledgermcp.codegen.normalize import load_document, operations
+
+    path = spec_dir() / filename
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: put the vendors' descriptions there or set LEDGERMCP_SPEC_DIR")
+    run = subprocess.run(
+        [sys.executable, "-m", "ledgermcp", "tools", "--spec", str(path), "--format", "lock"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    records = [json.loads(line) for line in run.stdout.splitlines()]
+    assert len(records) == len(operations(load_document(path)))
+    for record in records:
+        assert set(record) == {"name", "group", "operation", "effect", "hints", "input_schema", "arguments"}
+        assert record["effect"] in EFFECTS and set(record["hints"]) == set(HINTS.values())
+    assert "Traceback" not in run.stderr

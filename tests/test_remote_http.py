@@ -18,7 +18,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from test_remote_support import CLI, MCP_HEADERS, ServerProcess, clean_env, rpc
 
-HTTP_TOKEN = "mcp-endpoint-secret-9d2f71"
+HTTP_TOKEN = "mcp-endpoint-secret-9d2f71-0e5b7c3a19f4"
 SERVER_TOKEN = "vendor-token-of-the-server-55aa"
 CLIENT_TOKEN = "vendor-token-of-the-client-77bb"
 
@@ -210,7 +210,9 @@ def test_guard_unit_checks() -> None:
     assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3")
     with pytest.raises(BindRefused):
         check_bind(RemoteOptions(host="10.1.2.3"))
-    check_bind(RemoteOptions(host="10.1.2.3", token="t"))
+    check_bind(RemoteOptions(host="10.1.2.3", token="t" * 32))
+    with pytest.raises(BindRefused, match="at least 32"):
+        check_bind(RemoteOptions(host="127.0.0.1", token="t" * 31))
     options = RemoteOptions.from_env(
         origins=["https://app.example:*"], environ={"LEDGERMCP_HTTP_ALLOWED_ORIGINS": "https://ops.example"}
     )

@@ -101,6 +101,8 @@ def app_for(upstream: Upstream, tmp_path: Path) -> Any:
 async def approved(client: Client, name: str, args: dict[str, Any]) -> Any:
     first = await client.call_tool(name, args)
     assert first.structured_content.get("approval_required"), first.content[0].text
+    # the person sees what the write touches as it stands now, not only method and path
+    assert "as it stands: document 17, party 1, amount 1250.0" in first.content[0].text
     return await client.call_tool(name, {**args, "_approval": first.structured_content["approval"]["token"]})
 
 
@@ -118,7 +120,8 @@ async def test_an_approved_send_goes_out_once_whatever_the_vendor_answers(
         result = await approved(client, "send_invoice_by_email", {"DocumentNumber": "17"})
     assert result.is_error
     assert upstream.count("GET", send) == 1  # a GET, sent once: it sends an e-mail
-    assert upstream.count("GET", "/3/invoices/17") == 1  # the snapshot read before it
+    # the entity read twice: shown in the plan, then kept as the snapshot before the send
+    assert upstream.count("GET", "/3/invoices/17") == 2
     error = result.structured_content["error"]
     assert error["attempts"] == 1 and error["request_sent"]
     assert "not repeated" in error["hint"] and "check in Fortnox" in error["hint"]

@@ -91,9 +91,12 @@ class Recorder:
         if request.method == "GET":
             if self.fail_get:
                 return httpx.Response(503, json={"message": "down"})
-            return httpx.Response(200, json={"path": path, "version": self.version.get(path, 0)})
+            # no Content-Type: one body stands for the JSON entity and for a GET that prints a PDF
+            return httpx.Response(
+                200, content=json.dumps({"path": path, "version": self.version.get(path, 0)}).encode()
+            )
         self.version[path] = self.version.get(path, 0) + 1
-        return httpx.Response(200, json={"ok": True})
+        return httpx.Response(200, content=b'{"ok": true}')
 
     def writes(self) -> list[httpx.Request]:
         return [r for r in self.requests if r.method != "GET"]
@@ -185,7 +188,9 @@ async def test_destructive_tools_need_a_plan_bound_token(vendor: str, tmp_path: 
         recorder.requests.clear()
         first = await pipeline.call(name, args)
         assert not first.is_error and first.structured["approval_required"], (name, first.text)
-        assert [r.method for r in recorder.requests] == [], name  # nothing at all before approval
+        # before approval only the entity is read, to show the person what the write changes
+        shown = (first.structured["plan"].get("snapshot") or {}).get("paths") or []
+        assert [(r.method, r.url.path) for r in recorder.requests] == [("GET", p) for p in shown[:1]], name
         token = first.structured["approval"]["token"]
 
         # a made-up token or a flag does not skip the preview
@@ -304,7 +309,15 @@ async def test_audit_log_has_one_line_per_write_and_no_values(tmp_path: Path) ->
     assert stat.S_IMODE(os.stat(log_path).st_mode) == 0o600
     text = log_path.read_text()
     assert secret_name not in text and "_approval" not in text and token not in text
-    lines = [json.loads(line) for line in text.splitlines()]
+    every = [json.loads(line) for line in text.splitlines()]
+    lines = [x for x in every if x["event"] == "outcome"]
+    intents = [x for x in every if x["event"] == "intent"]
+    # an intent, on record before the request left, for each write that was sent
+    assert [x["id"] for x in intents] == [x["id"] for x in lines if x["sent"]]
+    assert [(x["tool"], x["method"], x["path"]) for x in intents] == [
+        ("create_customer", "POST", "/3/customers"),
+        ("delete_customer", "DELETE", "/3/customers/{CustomerNumber}"),
+    ]
     assert [(x["tool"], x["approval"], x["sent"]) for x in lines] == [
         ("create_customer", "not_required", True),
         ("delete_customer", "required", False),

@@ -149,7 +149,11 @@ async def test_restore_brings_the_entity_back_to_its_snapshot(case: str, tmp_pat
         assert fresh["entities"][0]["state"] == changed
 
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    restores = [(a["approval"], a["sent"]) for a in audit if a["tool"] == "restore_snapshot"]
+    restores = [
+        (a["approval"], a["sent"])
+        for a in audit
+        if a["tool"] == "restore_snapshot" and a["event"] == "outcome"
+    ]
     assert restores == [("required", False), ("token", True)]
 
 

@@ -187,3 +187,38 @@ async def test_every_tool_answers_without_a_sandbox_failure(vendor_name: str) ->
         called += 1
         assert code(result) not in ("INTERNAL_ERROR", "UPSTREAM_ERROR"), (tool["name"], result.text)
     assert called >= len(vendor.tools) * 0.9
+
+
+@pytest.mark.anyio
+async def test_sandbox_bounds_what_it_keeps_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    """20k creates or 1 MB entities must not grow the process without limit."""
+    from ledgermcp.server.app import create_app
+
+    env = {
+        "LEDGERMCP_SANDBOX_MAX_ENTITIES": "5",
+        "LEDGERMCP_SANDBOX_MAX_ENTITY_BYTES": "2k",
+        "LEDGERMCP_SANDBOX_MAX_HISTORY": "8",
+    }
+    app = create_app(load_vendor("fortnox"), sandbox=True, environ=env)
+    try:
+        created = [await app.pipeline.call("create_customer", {"Name": f"C{i}"}) for i in range(6)]
+        assert [r.is_error for r in created] == [False] * 5 + [True]
+        full = created[-1].structured["error"]
+        assert "at most 5 entities per collection (LEDGERMCP_SANDBOX_MAX_ENTITIES)" in full["vendor_message"]
+        await app.pipeline.call("delete_customer", {"CustomerNumber": "1"})
+        assert not (await app.pipeline.call("create_customer", {"Name": "again"})).is_error  # room again
+
+        big = await app.pipeline.call(
+            "update_customer", {"CustomerNumber": "2", "Comments": "x" * 1000, "City": "y" * 1000}
+        )
+        assert (
+            "at most 2 KiB of JSON (LEDGERMCP_SANDBOX_MAX_ENTITY_BYTES)"
+            in big.structured["error"]["vendor_message"]
+        )
+        kept = await app.pipeline.call("get_customer", {"CustomerNumber": "2"})
+        assert "Comments" not in kept.structured["Customer"]  # the refused update changed nothing
+
+        assert len(app.sandbox.requests) == 8 and app.sandbox.dropped_requests > 0
+        assert "keeps the last 8 requests (LEDGERMCP_SANDBOX_MAX_HISTORY)" in caplog.text
+    finally:
+        await app.aclose()

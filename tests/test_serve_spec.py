@@ -119,7 +119,7 @@ async def test_xero_description_served_over_stdio_lists_tools_and_creates_then_g
     async with Client(params, mode="auto", read_timeout_seconds=120) as client:
         listed = await client.list_tools()
         names = {t.name for t in listed.tools}
-        assert {"create_account", "get_account", "list_accounts", "create_contacts"} <= names
+        assert {"create_account", "get_account", "list_accounts", "list_contacts"} <= names
         assert len(names) > 200  # one tool per operation of the description (235)
         create = next(t for t in listed.tools if t.name == "create_account")
         assert create.annotations is not None and create.annotations.read_only_hint is False

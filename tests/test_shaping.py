@@ -36,6 +36,7 @@ def fortnox_without_paging() -> Vendor:
     listing["binding"]["params"] = [p for p in listing["binding"]["params"] if p["name"] not in PAGING]
     for name in PAGING:
         del listing["input_schema"]["properties"][name]
+    listing["facts"] = {k: v for k, v in listing["facts"].items() if k != "paging"}
     return Vendor(info=vendor.info, tools=tools, by_name={t["name"]: t for t in tools})
 
 

@@ -49,6 +49,12 @@ def register_secrets(values: Iterable[str | None]) -> None:
     install_log_redaction()
 
 
+def known_secrets() -> list[str]:
+    """The registered credential values (for masking them in answers, not only in logs)."""
+    with _lock:
+        return list(_secrets)
+
+
 def redact(text: str) -> str:
     """`text` with every registered secret replaced by `***` (longest first)."""
     with _lock:

@@ -73,6 +73,8 @@ class Surface:
 def unknown_tool_message(name: str, names: list[str]) -> str:
     from ledgermcp.server.toolspec import nearest_names
 
+    if len(name) > 80:  # an echoed name is cut; a name that long is near nothing
+        return f"unknown tool {name[:80]!r}... ({len(name)} characters)"
     close = nearest_names(name, names)
     return f"unknown tool {name!r}" + (f"; did you mean: {', '.join(close)}?" if close else "")
 

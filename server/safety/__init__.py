@@ -5,16 +5,16 @@ whatever its transport offers for asking the human.
 `install(pipeline, options)` adds the gates and hooks to a `CallPipeline`:
 
     gates        DryRunGate (with dry_run), then ApprovalGate (unless approve="never")
-    before_send  SnapshotHook (unless snapshots are off)
-    after        SnapshotHook.observe (names the snapshot in the result), AuditLog
+    before_send  SnapshotHook (unless snapshots are off), then AuditLog.before_send (the intent line)
+    after        SnapshotHook.observe (names the snapshot in the result), AuditLog (the outcome line)
 
 With snapshots on, the MCP app also serves them as resources (resources.py) and offers
 `restore_snapshot` (restore.py), which writes one back through the same pipeline.
 
 Approval tokens are signed with `options.approval_key` and their single use is kept in
 `options.used_tokens`; `options_from_env` fills both from `LEDGERMCP_APPROVAL_KEY` (else the key
-file, keys.py) and `LEDGERMCP_REDIS_URL` (used.py), so that replicas and restarts accept each
-other's tokens. Options built by hand without a key sign with a key of the process only.
+file, keys.py) and `LEDGERMCP_REDIS_URL` (else a file in the data directory; used.py), so that
+replicas and restarts accept each other's tokens, and each token is spent once. Options built by hand without a key sign with a key of the process only.
 
 The approval token travels in the reserved argument `_approval`. The generated input schemas are
 left unchanged: the pipeline takes `_approval` out of the arguments before validation (it is in
@@ -41,6 +41,7 @@ from ledgermcp.server.safety.gates import (
 from ledgermcp.server.safety.keys import ApprovalKey, ApprovalKeyError, approval_key, key_from_env_if_given
 from ledgermcp.server.safety.snapshots import SnapshotHook, SnapshotStore, default_snapshot_dir
 from ledgermcp.server.safety.used import (
+    FileUsedTokens,
     LocalUsedTokens,
     RedisUsedTokens,
     UsedTokens,
@@ -55,6 +56,7 @@ __all__ = [
     "ApprovalKeyError",
     "AuditLog",
     "DryRunGate",
+    "FileUsedTokens",
     "LocalUsedTokens",
     "RedisUsedTokens",
     "Safety",
@@ -84,6 +86,8 @@ class SafetyOptions:
     used_tokens: UsedTokens | None = None  # None: kept in this process
     clock: Callable[[], float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the environment the default locations come from (LEDGERMCP_DATA_DIR); None: the process's
+    environ: Mapping[str, str] | None = field(default=None, repr=False)
 
 
 def sandbox_defaults() -> SafetyOptions:
@@ -106,6 +110,7 @@ def options_from_env(
     says what to fix. A malformed `LEDGERMCP_APPROVAL_KEY` is refused even when approval is off."""
     env = os.environ if environ is None else environ
     opts = base or SafetyOptions()
+    opts.environ = env
 
     def flag(name: str) -> bool | None:
         value = env.get(name)
@@ -133,9 +138,19 @@ def options_from_env(
     else:
         if opts.approval_key is None:
             opts.approval_key = approval_key(env)
-        if opts.used_tokens is None and (url := redis_url_from_env(env)):
-            opts.used_tokens = RedisUsedTokens(url)
+        if opts.used_tokens is None:
+            from ledgermcp.server.oauth.stores import data_dir
+
+            url = redis_url_from_env(env)
+            # across hosts with Redis; else across the processes of this host, in the data directory
+            opts.used_tokens = RedisUsedTokens(url) if url else FileUsedTokens(data_dir(env))
     return opts
+
+
+def _declared(vendor: Any, tool_name: str) -> list[str] | None:
+    """The answer media types the tool table declares for a read tool (None: not in the table)."""
+    tool = vendor.by_name.get(tool_name)
+    return None if tool is None else list(tool["binding"].get("responses") or [])
 
 
 @dataclass
@@ -146,6 +161,22 @@ class Safety:
     snapshots: SnapshotHook | None
     store: SnapshotStore | None
     audit: AuditLog | None
+
+
+def _entity_reader(pipeline: Any) -> Any:
+    """Reads what a write will change (the first entity of its snapshot target) for the approval
+    plan; the pipeline's upstream is looked up per call, as it may be wrapped after install."""
+    from ledgermcp.server.safety.plan import snapshot_requests
+
+    async def read(call: Any) -> list[Any]:
+        found = []
+        for request in snapshot_requests(call.tool, call.arguments)[:1]:
+            response = await pipeline.upstream.send(request)
+            if 200 <= int(response.status_code) < 300:
+                found.append(response.json())
+        return found
+
+    return read
 
 
 def install(pipeline: Any, options: SafetyOptions | None = None, *, ask: Ask | None = None) -> Safety:
@@ -166,22 +197,28 @@ def install(pipeline: Any, options: SafetyOptions | None = None, *, ask: Ask | N
             ),
             ask=ask,
             snapshots=opts.snapshots,
+            read_entity=_entity_reader(pipeline),
         )
     store = hook = None
     if opts.snapshots:
-        store = SnapshotStore(Path(opts.snapshot_dir) if opts.snapshot_dir else default_snapshot_dir(vendor))
+        store = SnapshotStore(
+            Path(opts.snapshot_dir) if opts.snapshot_dir else default_snapshot_dir(vendor, opts.environ)
+        )
         hook = SnapshotHook(
             store,
             pipeline.upstream,
             vendor=vendor,
             fail_open=opts.snapshot_fail_open,
             secrets_of=pipeline.settings.secret_values,
+            declared_of=lambda name: _declared(pipeline.vendor, name),
             **kwargs,
         )
     audit = None
     if opts.audit_log not in ("", "-"):
         audit = AuditLog(
-            Path(opts.audit_log) if opts.audit_log else default_audit_path(), vendor=vendor, **kwargs
+            Path(opts.audit_log) if opts.audit_log else default_audit_path(opts.environ),
+            vendor=vendor,
+            **kwargs,
         )
     pipeline.reserved.add(APPROVAL_ARG)
     pipeline.gates[:0] = [g for g in (dry, approval) if g is not None]
@@ -189,5 +226,6 @@ def install(pipeline: Any, options: SafetyOptions | None = None, *, ask: Ask | N
         pipeline.before_send.insert(0, hook)
         pipeline.after.insert(0, hook.observe)
     if audit is not None:
+        pipeline.before_send.append(audit.before_send)  # after the snapshot, right before sending
         pipeline.after.append(audit)
     return Safety(opts, dry, approval, hook, store, audit)

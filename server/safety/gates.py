@@ -33,7 +33,7 @@ from ledgermcp.server.calls import Call
 from ledgermcp.server.errors import ToolFailure
 from ledgermcp.server.render import ToolResult
 from ledgermcp.server.safety.keys import APPROVAL_KEY_ENV, ApprovalKey
-from ledgermcp.server.safety.plan import build_plan, plan_digest, plan_text
+from ledgermcp.server.safety.plan import build_plan, find_highlights, plan_digest, plan_text
 from ledgermcp.server.safety.used import APPROVAL_UNAVAILABLE, LocalUsedTokens, UsedTokens
 
 log = logging.getLogger("ledgermcp.safety")
@@ -176,6 +176,7 @@ class ApprovalGate:
         signer: TokenSigner | None = None,
         ask: Ask | None = None,
         snapshots: bool = True,
+        read_entity: Callable[[Call], Awaitable[list[Any]]] | None = None,
     ) -> None:
         if mode not in APPROVAL_MODES:
             raise ValueError(f"approval mode must be one of {', '.join(APPROVAL_MODES)}, not {mode!r}")
@@ -183,6 +184,7 @@ class ApprovalGate:
         self.signer = signer or TokenSigner()
         self.ask = ask
         self.snapshots = snapshots
+        self.read_entity = read_entity  # the entity a write changes, as JSON, for the person to see
 
     def needs_approval(self, tool: dict[str, Any]) -> bool:
         ann = tool.get("annotations") or {}
@@ -215,9 +217,12 @@ class ApprovalGate:
                     details={"plan": plan},
                 )
             )
+        # what the entity holds now (the amount booked, whom a document goes to) is shown to the
+        # person, not bound into the token: the digest above is over the request alone
+        shown = await self._with_entity(call, plan)
         if self.ask is not None:
             try:
-                answer = await self.ask(ApprovalPrompt(call, plan, plan_text(plan), self.signer, digest))
+                answer = await self.ask(ApprovalPrompt(call, plan, plan_text(shown), self.signer, digest))
             except ToolFailure as failure:
                 if failure.code != APPROVAL_UNAVAILABLE:
                     raise
@@ -241,17 +246,30 @@ class ApprovalGate:
         token, expires = self.signer.issue(digest)
         call.extras["approval"] = "required"
         text = (
-            f"APPROVAL NEEDED: {call.name} was not sent. Show this plan to the user:\n{plan_text(plan)}\n"
+            f"APPROVAL NEEDED: {call.name} was not sent. Show this plan to the user:\n{plan_text(shown)}\n"
             f"If they agree, repeat the call with exactly the same arguments plus "
             f'"{APPROVAL_ARG}": "{token}" (valid for {int(self.signer.ttl)} seconds, once).'
         )
         structured = {
             "approval_required": True,
             "sent": False,
-            "plan": plan,
+            "plan": shown,
             "approval": {"argument": APPROVAL_ARG, "token": token, "expires_at": expires},
         }
         return ToolResult([{"type": "text", "text": text}], structured)
+
+    async def _with_entity(self, call: Call, plan: dict[str, Any]) -> dict[str, Any]:
+        """The plan plus `entity_now`: highlights of the entity the write changes, read with the
+        snapshot's GET. A read that fails or finds nothing leaves the plan as it is."""
+        if self.read_entity is None or not plan.get("snapshot"):
+            return plan
+        try:
+            entities = await self.read_entity(call)
+        except Exception:  # the plan is still shown; the snapshot stage reports read failures
+            log.debug("entity preview failed for %s", call.name, exc_info=True)
+            return plan
+        found = find_highlights(*entities)
+        return {**plan, "entity_now": found} if found else plan
 
     @staticmethod
     def _unavailable(call: Call, plan: dict[str, Any], failure: ToolFailure) -> ToolResult:

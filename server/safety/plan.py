@@ -133,38 +133,40 @@ def _flat_key(key: str) -> str:
     return "".join(ch for ch in key.lower() if ch.isalnum())
 
 
-def plan_highlights(request: PreparedRequest) -> dict[str, Any]:
-    """Recipient, amount, currency, party and document number, where the request names them: in
-    the path values and the body (searched two levels deep, first match wins)."""
+def find_highlights(*nodes: Any) -> dict[str, Any]:
+    """Recipient, amount, currency, party and document number in JSON objects, searched two levels
+    deep, first match wins: what a request sends, or what an entity holds."""
     found: dict[str, Any] = {}
     lookup = {flat: kind for kind, keys in HIGHLIGHT_KEYS.items() for flat in keys}
+
+    def plain(value: Any) -> bool:
+        return isinstance(value, (str, int, float)) and not isinstance(value, bool) and value != ""
 
     def visit(node: Any, depth: int) -> None:
         if not isinstance(node, dict) or depth > 2:
             return
         for key, value in node.items():
             kind = lookup.get(_flat_key(str(key)))
-            if (
-                kind
-                and kind not in found
-                and isinstance(value, (str, int, float))
-                and not isinstance(value, bool)
-            ) or (
-                kind
-                and kind not in found
-                and isinstance(value, list)
-                and all(isinstance(v, (str, int, float)) for v in value)
-            ):
+            if not kind or kind in found:
+                continue
+            if plain(value) or (isinstance(value, list) and value and all(plain(v) for v in value)):
                 found[kind] = value
         for value in node.values():
             visit(value, depth + 1)
 
-    visit(dict(request.path_values), 0)
-    if request.has_json_body:
-        visit(request.json_body, 0)
-    elif request.form:
-        visit(dict(request.form), 0)
+    for node in nodes:
+        visit(node, 0)
     return found
+
+
+def plan_highlights(request: PreparedRequest) -> dict[str, Any]:
+    """What the request names: its path values and its body."""
+    body = request.json_body if request.has_json_body else dict(request.form) if request.form else None
+    return find_highlights(dict(request.path_values), body)
+
+
+def _shown(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def plan_digest(tool: Mapping[str, Any], arguments: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
@@ -189,8 +191,10 @@ def plan_text(plan: Mapping[str, Any]) -> str:
                 "not restored: " + ", ".join(f"{f['field']} ({f['reason']})" for f in restore["left_out"])
             )
     for kind, value in (plan.get("highlights") or {}).items():
-        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        lines.append(f"{kind}: {shown}")
+        lines.append(f"{kind}: {_shown(value)}")
+    entity = plan.get("entity_now")
+    if entity:
+        lines.append("as it stands: " + ", ".join(f"{k} {_shown(v)}" for k, v in entity.items()))
     if plan.get("irreversible"):
         lines.append("cannot be undone: " + FINAL.get(str(plan.get("effect")), FINAL["action"]))
     snap = plan.get("snapshot")

@@ -19,16 +19,16 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import anyio
 
 from ledgermcp.server import render
-from ledgermcp.server.calls import Call, Upstream
+from ledgermcp.server.calls import Call, Upstream, redact_body, remaining
 from ledgermcp.server.errors import ToolFailure, scrub
-from ledgermcp.server.files import atomic_write, private_dir
+from ledgermcp.server.files import atomic_write, private_dir, remove_stale_temp_files
 from ledgermcp.server.render import ToolResult
 from ledgermcp.server.safety.plan import snapshot_requests
 
@@ -48,10 +48,10 @@ def is_snapshot_id(text: str) -> bool:
     return bool(_ID.fullmatch(text))
 
 
-def default_snapshot_dir(vendor: str) -> Path:
-    import platformdirs
+def default_snapshot_dir(vendor: str, env: Mapping[str, str] | None = None) -> Path:
+    from ledgermcp.server.oauth.stores import data_dir
 
-    return Path(platformdirs.user_data_dir("ledgermcp")) / "snapshots" / vendor
+    return data_dir(env) / "snapshots" / vendor
 
 
 def _utc(now: float) -> dt.datetime:
@@ -61,6 +61,9 @@ def _utc(now: float) -> dt.datetime:
 class SnapshotStore:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
+        # a server killed while writing a snapshot leaves its temporary file: gone at the next start
+        for path in remove_stale_temp_files(self.directory):
+            log.warning("removed %s, left by a server that stopped while writing a snapshot", path.name)
 
     def _ensure_dir(self) -> None:
         private_dir(self.directory)
@@ -91,17 +94,24 @@ class SnapshotStore:
         return sorted((p.stem for p in self.directory.glob("*.json") if _ID.fullmatch(p.stem)), reverse=True)
 
 
-def _decode(response: Any) -> Any:
-    ctype = render.media_type(response.headers.get("content-type"))
-    raw = bytes(response.content)
-    if render.is_json(ctype) or not ctype:
-        try:
-            return json.loads(raw) if raw else None
-        except ValueError:
-            pass
-    if ctype.startswith("text/"):
-        return raw.decode("utf-8", "replace")
-    return {"content_type": ctype, "base64": base64.b64encode(raw).decode()}
+def _decode(response: Any, declared: list[str] | None, secrets: list[str] | None = None) -> Any:
+    """The entity as the read tool declares it: a JSON object where JSON is declared (or nothing
+    is); only a read declared as any type (`*/*`, a file) may be kept as other text or bytes.
+    render.UnreadableAnswer for anything else (an HTML login page, truncated JSON, a bare list)."""
+    ctype = response.headers.get("content-type")
+    raw = redact_body(bytes(response.content), ctype, secrets or [])  # a kept state holds no credential
+    if declared and not render.declared_types(declared):  # `*/*`: whatever the entity is
+        mt = render.sniff(render.media_type(ctype), raw, None)
+        if raw and render.is_json(mt):
+            return render.read_as_declared(ctype, raw, None)[1]
+        if mt.startswith("text/"):
+            return raw.decode("utf-8", "replace")
+        return {"content_type": mt, "base64": base64.b64encode(raw).decode()}
+    mt, data = render.read_as_declared(ctype, raw, declared or ["application/json"])
+    if not isinstance(data, dict):
+        kind = "no JSON" if not render.is_json(mt) else f"a JSON {type(data).__name__}"
+        raise render.UnreadableAnswer(f"is {kind}, not the entity (a JSON object)", raw)
+    return data
 
 
 class SnapshotHook:
@@ -116,6 +126,7 @@ class SnapshotHook:
         fail_open: bool = False,
         clock: Callable[[], float] | None = None,
         secrets_of: Callable[[], list[str]] | None = None,
+        declared_of: Callable[[str], list[str] | None] | None = None,
     ) -> None:
         import time
 
@@ -125,10 +136,19 @@ class SnapshotHook:
         self.fail_open = fail_open
         self.clock = clock or time.time
         self.secrets_of = secrets_of or (lambda: [])
+        # the media types the read tool declares (from the tool table); None: not known
+        self.declared_of = declared_of or (lambda name: None)
 
-    async def _read(self, request: Any) -> dict[str, Any]:
+    async def _read(self, request: Any, seconds: float) -> dict[str, Any]:
         try:
-            response = await self.upstream.send(request)
+            with anyio.fail_after(seconds):
+                response = await self.upstream.send(request)
+        except TimeoutError:
+            return {
+                "path": request.path,
+                "ok": False,
+                "error": "no complete answer within the call's deadline",
+            }
         except Exception as exc:
             return {
                 "path": request.path,
@@ -138,7 +158,11 @@ class SnapshotHook:
         status = int(response.status_code)
         entry: dict[str, Any] = {"path": request.path, "status": status, "ok": 200 <= status < 300}
         if entry["ok"]:
-            entry["state"] = _decode(response)
+            try:
+                entry["state"] = _decode(response, self.declared_of(request.tool), self.secrets_of())
+            except render.UnreadableAnswer as exc:
+                # not the entity (a login page, a cut-off body): no snapshot, so no write
+                entry.update(ok=False, error=f"HTTP {status} answer {exc.problem}: {exc.excerpt!r}")
         return entry
 
     async def __call__(self, call: Call) -> None:
@@ -150,7 +174,7 @@ class SnapshotHook:
         results: list[dict[str, Any]] = [{} for _ in reads]
 
         async def one(i: int) -> None:
-            results[i] = await self._read(reads[i])
+            results[i] = await self._read(reads[i], remaining(call))
 
         async with anyio.create_task_group() as tg:
             for i in range(len(reads)):
@@ -162,7 +186,7 @@ class SnapshotHook:
         problem = ""
         if failed:
             problem = "; ".join(
-                f"{m['path']}: " + (f"HTTP {m['status']}" if "status" in m else str(m.get("error")))
+                f"{m['path']}: " + (str(m["error"]) if "error" in m else f"HTTP {m['status']}")
                 for m in missing
             )
         else:
