@@ -292,34 +292,44 @@ def _shape(
     )
 
 
-def _flags(converter: SchemaConverter, op: dict[str, Any], item: dict[str, Any]) -> tuple[str, ...]:
-    names = []
-    for raw in [*item.get("parameters", []), *op.get("parameters", [])]:
-        p = _resolve_param(converter, raw) or {}
-        if converter.resolve(p.get("schema") or {}).get("type") == "boolean":
-            names.append(str(p.get("name", "")))
-    return tuple(names)
-
-
-def _query_params(converter: SchemaConverter, op: dict[str, Any], item: dict[str, Any]) -> tuple[str, ...]:
-    found = [
+def _parameters(converter: SchemaConverter, op: dict[str, Any], item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The operation's parameters with the path item's, `$ref`s resolved."""
+    return [
         _resolve_param(converter, raw) or {}
         for raw in [*item.get("parameters", []), *op.get("parameters", [])]
     ]
-    return tuple(str(p.get("name")) for p in found if p.get("in") == "query")
 
 
-def _body_fields(converter: SchemaConverter, op: dict[str, Any]) -> tuple[str, ...]:
+def _request_body(converter: SchemaConverter, op: dict[str, Any]) -> dict[str, Any]:
     request = op.get("requestBody")
     if isinstance(request, dict) and "$ref" in request:
         request = converter.request_bodies.get(str(request["$ref"]).rsplit("/", 1)[-1], {})
-    if not isinstance(request, dict):
-        return ()
-    for media in (request.get("content") or {}).values():
+    return request if isinstance(request, dict) else {}
+
+
+def _body_properties(converter: SchemaConverter, op: dict[str, Any]) -> dict[str, Any]:
+    """Top-level properties of the first object body the operation takes."""
+    for media in (_request_body(converter, op).get("content") or {}).values():
         shape = converter.object_properties((media or {}).get("schema") or {})
         if shape:
-            return tuple(shape[0])
-    return ()
+            return dict(shape[0])
+    return {}
+
+
+def _flags(converter: SchemaConverter, op: dict[str, Any], item: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(
+        str(p.get("name", ""))
+        for p in _parameters(converter, op, item)
+        if converter.resolve(p.get("schema") or {}).get("type") == "boolean"
+    )
+
+
+def _query_params(converter: SchemaConverter, op: dict[str, Any], item: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(p.get("name")) for p in _parameters(converter, op, item) if p.get("in") == "query")
+
+
+def _body_fields(converter: SchemaConverter, op: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(_body_properties(converter, op))
 
 
 _LISTED = re.compile(r"^\s*[-*]\s*`?([a-z][a-z0-9_]*)`?\s*$", re.MULTILINE)
@@ -331,20 +341,14 @@ def _action_values(
     """The actions an `{action}` path parameter or a body's `action` field takes: its enum, else the
     values its description (or the operation's) lists one per line."""
     sources: list[tuple[dict[str, Any], str]] = []
-    for raw in [*item.get("parameters", []), *op.get("parameters", [])]:
-        p = _resolve_param(converter, raw) or {}
+    for p in _parameters(converter, op, item):
         if p.get("in") == "path" and str(p.get("name", "")).lower() in effects.ACTION_PARAMS:
             sources.append((converter.resolve(p.get("schema") or {}), str(p.get("description") or "")))
             sources.append(({}, str(op.get("description") or "")))
-    request = op.get("requestBody")
-    if isinstance(request, dict) and "$ref" in request:
-        request = converter.request_bodies.get(str(request["$ref"]).rsplit("/", 1)[-1], {})
-    if isinstance(request, dict):
-        for media in (request.get("content") or {}).values():
-            shape = converter.object_properties((media or {}).get("schema") or {})
-            if shape and "action" in shape[0]:
-                prop = converter.resolve(shape[0]["action"])
-                sources.append((prop, str(prop.get("description") or "")))
+    action = _body_properties(converter, op).get("action")
+    if action is not None:
+        prop = converter.resolve(action)
+        sources.append((prop, str(prop.get("description") or "")))
     values: list[str] = []
     for schema, text in sources:
         found = [str(v) for v in schema.get("enum") or []] or _LISTED.findall(text)
@@ -532,10 +536,8 @@ def _binding_and_schema(
         )
 
     body = None
-    request = op.get("requestBody")
-    if isinstance(request, dict) and "$ref" in request:
-        request = converter.request_bodies.get(str(request["$ref"]).rsplit("/", 1)[-1], {})
-    if isinstance(request, dict) and request.get("content"):
+    request = _request_body(converter, op)
+    if request.get("content"):
         content = request["content"]
         ctype = next(
             (
