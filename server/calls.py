@@ -31,6 +31,7 @@ import httpx
 from ledgermcp.server import bound, errors, render
 from ledgermcp.server.catalog import Vendor
 from ledgermcp.server.errors import ToolFailure
+from ledgermcp.server.http.auth import BearerAuth
 from ledgermcp.server.http.errors import RETRIES_KEY
 from ledgermcp.server.limits import Limits, setting, size_text
 from ledgermcp.server.render import ToolResult
@@ -269,20 +270,6 @@ class Upstream:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-
-class BearerAuth(httpx.Auth):
-    """Adds `Authorization: Bearer` at send time, so prepared requests never hold the token."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __repr__(self) -> str:
-        return "BearerAuth([redacted])"
-
-    def auth_flow(self, request: httpx.Request) -> Any:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
 
 
 def open_client(

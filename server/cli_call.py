@@ -119,37 +119,6 @@ def terminal_ask(stream_in: Any = None, stream_out: Any = None) -> Any:
     return ask
 
 
-class FileUsedTokens:
-    """Used approval nonces in a JSON file under a lock (the `UsedTokens` shape of
-    server/safety/used.py): one call per token across separate `ledgermcp call` runs."""
-
-    where = "the data directory"
-
-    def __init__(self, path: Any) -> None:
-        from pathlib import Path
-
-        self.path = Path(path)
-
-    async def claim(self, nonce: str, expires: int, now: float) -> bool:
-        import json
-
-        from filelock import FileLock
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.path) + ".lock", timeout=10):
-            try:
-                used = json.loads(self.path.read_text())
-            except (OSError, ValueError):
-                used = {}
-            used = {n: e for n, e in used.items() if isinstance(e, (int, float)) and e >= now}
-            if nonce in used:
-                return False
-            used[nonce] = expires
-            self.path.write_text(json.dumps(used))
-            self.path.chmod(0o600)
-        return True
-
-
 def run(args: argparse.Namespace) -> int:
     from ledgermcp.server.cli_options import load
 
@@ -177,10 +146,9 @@ def run(args: argparse.Namespace) -> int:
         arguments[APPROVAL_ARG] = args.approval
 
     from ledgermcp.server.cli_serve import open_app
-    from ledgermcp.server.oauth.stores import data_dir
 
-    used = FileUsedTokens(data_dir() / "approvals-used.json")
-    app = open_app(args, ask=terminal_ask(), mode="full", used_tokens=used)
+    # spent approval tokens go to the record every server process on this host shares (safety options)
+    app = open_app(args, ask=terminal_ask(), mode="full")
     if isinstance(app, int):
         return app
     import anyio

@@ -111,14 +111,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_app(
-    args: argparse.Namespace, *, ask: Any = None, mode: str | None = None, used_tokens: Any = None
-) -> Any:
+def open_app(args: argparse.Namespace, *, ask: Any = None, mode: str | None = None) -> Any:
     """The vendor's app as the parsed options describe it (selection, mode, sandbox, safety, the
     profile's auth, timeout): what `serve` serves and what `ledgermcp call` calls through. Returns
     an exit status instead when an option or setting is wrong (the message is on stderr).
-    `ask`: how approval asks the human (default: the MCP client); `mode`: instead of --mode;
-    `used_tokens`: where spent approval tokens are recorded when Redis is not configured."""
+    `ask`: how approval asks the human (default: the MCP client); `mode`: instead of --mode."""
     import sys
 
     from ledgermcp.server.cli_options import load, max_tools_of, mode_of
@@ -151,8 +148,6 @@ def open_app(
     except ValueError as exc:
         print(f"ledgermcp: {exc}", file=sys.stderr)
         return 2
-    if used_tokens is not None and safety.used_tokens is None:
-        safety.used_tokens = used_tokens
     auth = None
     if not args.sandbox:
         from ledgermcp.server.oauth.auth import auth_for_serve

@@ -7,13 +7,14 @@ server knows about, bearer tokens and API-key-looking values never reach a resul
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from ledgermcp.server.http.errors import parse_retry_after
 
 UNAUTHORIZED = "UNAUTHORIZED"
 FORBIDDEN = "FORBIDDEN"
@@ -153,22 +154,6 @@ def vendor_message(body: bytes, content_type: str) -> str | None:
 # --- hints --------------------------------------------------------------------------------
 
 
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a `Retry-After` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
 def credentials_hint(vendor: str, env_names: list[str]) -> str:
     names = ", ".join(env_names) if env_names else f"LEDGERMCP_{vendor.upper()}_ACCESS_TOKEN"
     return (
@@ -248,7 +233,7 @@ def from_status(
             True,
         )
     if status == 429:
-        seconds = retry_after_seconds(retry_after)
+        seconds = parse_retry_after(retry_after, now=time.time())
         when = f"after {seconds:.0f} seconds" if seconds is not None else "in a few seconds"
         details = {"retry_after_seconds": seconds} if seconds is not None else {}
         return ToolFailure(

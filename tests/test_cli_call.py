@@ -179,6 +179,11 @@ def test_without_a_terminal_it_is_refused_unless_a_token_is_given(tmp_path: Path
     replayed = call(tmp_path, *DELETE, "--approval", token)  # another process: the token is spent
     assert replayed.returncode == 1 and "already used" in replayed.stderr
     assert sent(tmp_path) == [("DELETE", "/3/customers/1")]
+    # spent in the one record every server process of this host reads, not in a file of its own
+    from ledgermcp.server.safety import FileUsedTokens
+
+    record = FileUsedTokens(tmp_path / "data").path
+    assert record.exists() and len(json.loads(record.read_text())) == 1
 
 
 def test_tables_show_lists_and_entities(capsys: pytest.CaptureFixture[str]) -> None:
