@@ -162,6 +162,24 @@ def credentials_hint(vendor: str, env_names: list[str]) -> str:
     )
 
 
+# The one table from a vendor's HTTP status to a stable code; what is not here is UPSTREAM_ERROR.
+STATUS_CODES: dict[int, str] = {
+    400: VALIDATION_ERROR,
+    401: UNAUTHORIZED,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+    408: TIMEOUT,
+    409: CONFLICT,
+    422: VALIDATION_ERROR,
+    429: RATE_LIMITED,
+    504: TIMEOUT,
+}
+
+
+def code_of_status(status: int) -> str:
+    return STATUS_CODES.get(status, UPSTREAM_ERROR)
+
+
 def from_status(
     status: int,
     *,
@@ -173,21 +191,17 @@ def from_status(
     credential_env: list[str] | None = None,
     has_credentials: bool = True,
 ) -> ToolFailure:
-    """Map an HTTP error status to a stable code, with a hint."""
+    """Map an HTTP error status to a stable code (STATUS_CODES), with what happened and a hint."""
     name = tool.get("name", "?")
-    vm = message
-    if status == 401:
+    code = code_of_status(status)
+    details: dict[str, Any] = {}
+    if code == UNAUTHORIZED:
         what = "the vendor rejected the credentials" if has_credentials else "no credentials are configured"
-        return ToolFailure(
-            UNAUTHORIZED,
-            f"{name}: {what} (HTTP 401)",
-            credentials_hint(vendor, credential_env or []),
-            status,
-            vm,
-            True,
-        )
-    if status == 403:
+        said, hint = f"{what} (HTTP 401)", credentials_hint(vendor, credential_env or [])
+    elif code == FORBIDDEN:
         scopes = [str(s) for s in tool.get("scopes") or []]
+        details["required_scopes"] = scopes
+        said = "permission denied (HTTP 403)"
         if scopes:
             hint = (
                 f"This operation needs the scope(s) {', '.join(scopes)}; grant them to the integration "
@@ -195,82 +209,35 @@ def from_status(
             )
         else:
             hint = "The account or integration lacks permission for this operation; ask the account owner."
-        return ToolFailure(
-            FORBIDDEN,
-            f"{name}: permission denied (HTTP 403)",
-            hint,
-            status,
-            vm,
-            True,
-            {"required_scopes": scopes},
-        )
-    if status == 404:
-        ids = [(k, v) for k, v in path_values]
+    elif code == NOT_FOUND:
+        ids = list(path_values)
         if ids:
-            named = ", ".join(f"{k}={v!r}" for k, v in ids)
-            msg = f"{name}: nothing found for {named} (HTTP 404)"
+            details["not_found"] = dict(ids)
+            said = f"nothing found for {', '.join(f'{k}={v!r}' for k, v in ids)} (HTTP 404)"
             hint = "Check the id; a list tool of the same group shows which ids exist."
         else:
-            msg = f"{name}: the vendor answered 404 Not Found"
+            said = "the vendor answered 404 Not Found"
             hint = "The resource or feature does not exist for this account."
-        return ToolFailure(NOT_FOUND, msg, hint, status, vm, True, {"not_found": dict(ids)} if ids else {})
-    if status == 409:
-        return ToolFailure(
-            CONFLICT,
-            f"{name}: the change conflicts with the current state (HTTP 409)",
-            "Read the entity again and retry with its current values.",
-            status,
-            vm,
-            True,
-        )
-    if status in (400, 422):
-        return ToolFailure(
-            VALIDATION_ERROR,
-            f"{name}: the vendor rejected the request (HTTP {status})",
-            "Correct the arguments the vendor's message names and call again.",
-            status,
-            vm,
-            True,
-        )
-    if status == 429:
+    elif code == CONFLICT:
+        said = "the change conflicts with the current state (HTTP 409)"
+        hint = "Read the entity again and retry with its current values."
+    elif code == VALIDATION_ERROR:
+        said = f"the vendor rejected the request (HTTP {status})"
+        hint = "Correct the arguments the vendor's message names and call again."
+    elif code == RATE_LIMITED:
         seconds = parse_retry_after(retry_after, now=time.time())
-        when = f"after {seconds:.0f} seconds" if seconds is not None else "in a few seconds"
-        details = {"retry_after_seconds": seconds} if seconds is not None else {}
-        return ToolFailure(
-            RATE_LIMITED,
-            f"{name}: the vendor's rate limit was reached (HTTP 429)",
-            f"Retry {when}.",
-            status,
-            vm,
-            True,
-            details,
-        )
-    if status in (408, 504):
-        return ToolFailure(
-            TIMEOUT,
-            f"{name}: the vendor timed out (HTTP {status})",
-            "Retry later; for a write, check first whether it took effect.",
-            status,
-            vm,
-            True,
-        )
-    if status >= 500:
-        return ToolFailure(
-            UPSTREAM_ERROR,
-            f"{name}: the vendor failed (HTTP {status})",
-            "A vendor-side problem; retry later.",
-            status,
-            vm,
-            True,
-        )
-    return ToolFailure(
-        UPSTREAM_ERROR,
-        f"{name}: the vendor answered HTTP {status}",
-        "See the vendor's message.",
-        status,
-        vm,
-        True,
-    )
+        if seconds is not None:
+            details["retry_after_seconds"] = seconds
+        said = "the vendor's rate limit was reached (HTTP 429)"
+        hint = f"Retry after {seconds:.0f} seconds." if seconds is not None else "Retry in a few seconds."
+    elif code == TIMEOUT:
+        said = f"the vendor timed out (HTTP {status})"
+        hint = "Retry later; for a write, check first whether it took effect."
+    elif status >= 500:
+        said, hint = f"the vendor failed (HTTP {status})", "A vendor-side problem; retry later."
+    else:
+        said, hint = f"the vendor answered HTTP {status}", "See the vendor's message."
+    return ToolFailure(code, f"{name}: {said}", hint, status, message, True, details)
 
 
 def from_exception(exc: BaseException, *, tool: Mapping[str, Any], sent: bool) -> ToolFailure:
