@@ -719,10 +719,24 @@ def _attach_snapshots(
         # send) keeps its snapshot as a record, not as something to restore
         restorable = t.decision is not None and t.decision.effect in ("update", "state")
         restore = writes.get(template(read.binding.path)) if restorable else None
+        if restore is not None and not _restore_covers(t, read, restore):
+            restore = None
         t.snapshot = SnapshotTarget(
             method="GET", path=read.binding.path, params=mapping, batch_arg=batch,
             read_tool=read.name, restore_tool=restore.name if restore else None,
         )  # fmt: skip
+
+
+def _restore_covers(write: Tool, read: Tool, restore: Tool) -> bool:
+    """Whether writing the snapshot back with `restore` undoes `write`: the write changes the
+    entity the read returns (same path), or every field it sends is one the restore can send. An
+    action on a sub-path (a status change, "mark as printed", tags) changes what the entity's
+    update cannot write back; its snapshot stays a record, and the plan does not promise a restore."""
+    if template(write.binding.path) == template(read.binding.path):
+        return True
+    sent = set(write.binding.body.fields.values()) if write.binding.body else set()
+    can = set(restore.binding.body.fields.values()) if restore.binding.body else set()
+    return bool(sent) and sent <= can
 
 
 def _snapshot_candidates(path: str) -> list[str]:

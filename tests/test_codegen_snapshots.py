@@ -148,3 +148,47 @@ def test_overlay_can_turn_off_or_point_the_snapshot() -> None:
     assert snap is not None and snap.path == "/locks/{id}" and snap.read_tool == "get_lock"
     with pytest.raises(GenerationError, match=r"'/nowhere/\{id\}'.*not a GET"):
         build(paths, {"operations": {"PUT /items/{id}/lock": {"snapshot": {"path": "/nowhere/{id}"}}}})
+
+
+def _body(*fields: str) -> dict[str, Any]:
+    schema = {"type": "object", "properties": {f: {"type": "string"} for f in fields}}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(summary: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"summary": summary, "responses": JSON_OK, **({"requestBody": body} if body else {})}
+
+
+def test_a_restore_is_promised_only_where_the_update_can_write_back_what_changed() -> None:
+    """The entity's update restores a write on a sub-path only when it can send every field that
+    write sent; a status change, a 'mark as printed' or a tags list it cannot send stays a record."""
+    param = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/orders/{id}": {
+                "parameters": param,
+                "get": _op("Get an order"),
+                "put": _op("Update an order", _body("note", "quantity", "status_text")),
+            },
+            "/orders/{id}/partial": {
+                "parameters": param,
+                "patch": _op("Update part of an order", _body("quantity")),
+            },
+            "/orders/{id}/change-status": {
+                "parameters": param,
+                "patch": _op("Change the status", _body("status")),
+            },
+            "/orders/{id}/externalprint": {"parameters": param, "put": _op("Mark the order as printed")},
+        },
+    }
+    ir, _ = build_ir(normalise(spec)[0], {}, vendor="acme", spec_file="a.json", spec_sha256="0")
+    tools = {t.operation.key: t for t in ir.tools}
+    covered = tools["PATCH /orders/{id}/partial"]
+    assert covered.snapshot is not None and covered.snapshot.restore_tool == "update_order"
+    assert covered.facts["restorable"]
+    for key in ("PATCH /orders/{id}/change-status", "PUT /orders/{id}/externalprint"):
+        tool = tools[key]
+        assert tool.snapshot is not None and tool.snapshot.read_tool == "get_order", key
+        assert tool.snapshot.restore_tool is None and not tool.facts["restorable"], key
